@@ -1,0 +1,83 @@
+# Two commands do everything on a fresh machine:
+#   make book   -> the HTML book in _build/html, rendered from the notebooks' stored outputs
+#   make test   -> unit tests, notebook checks, nbval re-execution, strict book build
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# The offline copy of the data sets, when this checkout has one beside it.
+SHARED_DATA := $(abspath ../shared/data)
+ifneq ($(wildcard $(SHARED_DATA)/README.md),)
+export TUTORIAL_DATA_MIRROR ?= $(SHARED_DATA)
+endif
+# Reproducible, quiet notebook runs: TensorFlow's C++ log lines and oneDNN's notices vary by machine.
+export TF_CPP_MIN_LOG_LEVEL := 3
+export TF_ENABLE_ONEDNN_OPTS := 0
+export PYTHONHASHSEED := 0
+export MPLBACKEND := module://matplotlib_inline.backend_inline
+
+# `time_stage NAME COMMAND...` runs a stage and prints how long it took.
+time_stage = start=$$(date +%s); $(2); echo "[stage] $(1): $$(( $$(date +%s) - start )) s"
+
+.PHONY: help setup book test unit notebooks nbval book-strict lab sync execute clean
+
+help:
+	@echo "make book   build the HTML book into _build/html (stored outputs, no data needed)"
+	@echo "make test   run every check: unit tests, notebook checks, nbval, strict book build"
+	@echo "make lab    start JupyterLab with the project's kernel"
+	@echo "make execute  re-run every notebook top to bottom and store its outputs (authors)"
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (ipykernel)" >/dev/null
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+book: $(STAMP)
+	@$(call time_stage,book,$(BIN)/jupyter-book build . --quiet)
+	@echo "Book: $(CURDIR)/_build/html/index.html"
+
+test: $(STAMP)
+	@total=$$(date +%s); \
+	$(MAKE) --no-print-directory unit notebooks nbval book-strict; \
+	echo "[stage] make test total: $$(( $$(date +%s) - total )) s"
+
+unit: $(STAMP)
+	@$(call time_stage,unit tests,$(BIN)/python -m pytest -q tests --ignore=tests/test_notebooks.py)
+
+# Pairing and "was it executed" checks are part of tests/test_notebooks.py; nbval re-executes.
+notebooks: $(STAMP)
+	@$(call time_stage,notebook structure,$(BIN)/python -m pytest -q tests/test_notebooks.py)
+
+nbval: $(STAMP)
+	@$(call time_stage,nbval,$(BIN)/python -m pytest -q -p no:cacheprovider --nbval notebooks \
+		--nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg --nbval-cell-timeout 600)
+
+book-strict: $(STAMP)
+	@rm -rf _build/.doctrees
+	@$(call time_stage,book (warnings are errors),$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going --quiet)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks
+
+sync: $(STAMP)
+	$(BIN)/jupytext --sync notebooks/*.ipynb
+
+NOTEBOOKS ?= $(wildcard notebooks/*.ipynb)
+execute: $(STAMP)
+	$(BIN)/jupytext --sync $(NOTEBOOKS:.ipynb=.py)
+	for nb in $(NOTEBOOKS); do \
+		$(call time_stage,$$nb,$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=900 $$nb); done
+	$(BIN)/jupytext --sync $(NOTEBOOKS)
+
+clean:
+	rm -rf _build

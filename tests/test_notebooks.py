@@ -1,0 +1,68 @@
+"""Every notebook is paired, executed once top to bottom, and listed in the book."""
+
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+IDS = [path.stem for path in NOTEBOOKS]
+
+
+def code_cells(notebook):
+    return [cell for cell in notebook.cells if cell.cell_type == "code" and cell.source.strip()]
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no notebooks found in notebooks/"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_pair_has_not_drifted(path):
+    script = path.with_suffix(".py")
+    assert script.exists(), f"{script.name} is missing: run `make sync`"
+    from_ipynb = jupytext.read(path)
+    from_script = jupytext.read(script)
+    pairs = list(zip(from_ipynb.cells, from_script.cells))
+    assert len(from_ipynb.cells) == len(from_script.cells), f"{path.name} and {script.name} differ in cell count: run `make sync`"
+    for number, (a, b) in enumerate(pairs, start=1):
+        assert (a.cell_type, a.source) == (b.cell_type, b.source), f"cell {number} of {path.name} differs from {script.name}: run `make sync`"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_saved_from_one_fresh_run(path):
+    notebook = nbformat.read(path, as_version=4)
+    cells = code_cells(notebook)
+    counts = [cell.execution_count for cell in cells]
+    assert counts == list(range(1, len(cells) + 1)), (
+        f"{path.name}: execution counts {counts} are not 1, 2, 3, ...: re-run it with `make execute NOTEBOOKS={path.relative_to(ROOT)}`"
+    )
+    assert any(cell.outputs for cell in cells), f"{path.name} has no outputs: nbval would pass vacuously"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_cells_that_print_have_outputs(path):
+    """A cell whose last line prints, plots or shows must have stored output."""
+    notebook = nbformat.read(path, as_version=4)
+    for number, cell in enumerate(code_cells(notebook), start=1):
+        last = cell.source.strip().splitlines()[-1]
+        if last.startswith(("print(", "plt.show(")):
+            assert cell.outputs, f"{path.name}, code cell {number} ends with {last!r} but has no stored output"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_no_errors_in_stored_outputs(path):
+    notebook = nbformat.read(path, as_version=4)
+    for cell in code_cells(notebook):
+        for output in cell.outputs:
+            assert output.output_type != "error", f"{path.name} stored an error: {output.get('ename')}"
+
+
+def test_every_notebook_is_in_the_table_of_contents():
+    toc = (ROOT / "_toc.yml").read_text()
+    listed = set(yaml.safe_load(toc) and [line.split("file:")[1].strip() for line in toc.splitlines() if "file:" in line])
+    missing = [p.stem for p in NOTEBOOKS if f"notebooks/{p.stem}" not in listed]
+    assert not missing, f"not in _toc.yml: {missing}"
