@@ -24,7 +24,8 @@ export MPLBACKEND := module://matplotlib_inline.backend_inline
 # `time_stage NAME COMMAND...` runs a stage and prints how long it took.
 time_stage = start=$$(date +%s); $(2); echo "[stage] $(1): $$(( $$(date +%s) - start )) s"
 
-.PHONY: help setup book test unit notebooks nbval book-strict lab sync execute clean
+
+.PHONY: help setup book results test unit notebooks nbval book-strict lab sync execute clean
 
 help:
 	@echo "make book   build the HTML book into _build/html (stored outputs, no data needed)"
@@ -42,7 +43,10 @@ $(STAMP): requirements.txt pyproject.toml
 
 setup: $(STAMP)
 
-book: $(STAMP)
+results: $(STAMP)
+	@$(BIN)/python scripts/render_results.py
+
+book: $(STAMP) results
 	@$(call time_stage,book,$(BIN)/jupyter-book build . --quiet)
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
@@ -62,7 +66,7 @@ nbval: $(STAMP)
 	@$(call time_stage,nbval,$(BIN)/python -m pytest -q -p no:cacheprovider --nbval notebooks \
 		--nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg --nbval-cell-timeout 600)
 
-book-strict: $(STAMP)
+book-strict: $(STAMP) results
 	@rm -rf _build/.doctrees
 	@$(call time_stage,book (warnings are errors),$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going --quiet)
 
@@ -75,7 +79,7 @@ sync: $(STAMP)
 NOTEBOOKS ?= $(wildcard notebooks/*.ipynb)
 execute: $(STAMP)
 	$(BIN)/jupytext --sync $(NOTEBOOKS:.ipynb=.py)
-	for nb in $(NOTEBOOKS); do \
+	@for nb in $(NOTEBOOKS); do \
 		$(call time_stage,$$nb,$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=900 $$nb); done
 	$(BIN)/jupytext --sync $(NOTEBOOKS)
 
