@@ -68,7 +68,7 @@ nbval: $(STAMP)
 
 book-strict: $(STAMP) results
 	@rm -rf _build/.doctrees
-	@$(call time_stage,book (warnings are errors),$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going --quiet)
+	@$(call time_stage,book (warnings are errors),$(BIN)/jupyter-book build . --warningiserror --keep-going --quiet)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks

@@ -38,11 +38,15 @@ def main() -> int:
     GENERATED.mkdir(parents=True, exist_ok=True)
     for stale in GENERATED.glob("*.md"):
         stale.unlink()
+    sections = []
     for path in sorted(RESULTS.glob("*.json")):
         result = json.loads(path.read_text())
         source = str(path.relative_to(ROOT))
-        (GENERATED / f"{path.stem}.md").write_text(render(result, source))
+        table = render(result, source)
+        (GENERATED / f"{path.stem}.md").write_text(table)
+        sections.append(f"## {result['title']}\n\n{table}")
         print(f"rendered {source} -> book/_generated/{path.stem}.md")
+    (GENERATED / "all_results.md").write_text("\n".join(sections) if sections else "No benchmark results yet.\n")
     return 0
 
 

@@ -1,0 +1,448 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Softmax regression on MNIST
+#
+# Logistic regression separates two classes with one weighted sum and a sigmoid. *Softmax
+# regression* (multinomial logistic regression) is the same idea for $K$ classes: one weighted
+# sum per class, and the softmax function turns the $K$ scores into a probability distribution.
+# In this chapter we
+#
+# 1. load the 70,000 handwritten digits of MNIST through torchvision,
+# 2. write down softmax, the cross-entropy cost and its gradient, and see why PyTorch's loss
+#    wants the raw scores (logits) rather than probabilities,
+# 3. measure what the usual `DataLoader` + `ToTensor` input pipeline costs, and replace it by
+#    tensors held in memory, without changing a single number of the results,
+# 4. train the model of the original post (a `Linear(784, 10)` layer started at zero, SGD with
+#    learning rate 0.1, batch size 256, 10 epochs) and track training and test accuracy,
+# 5. look at what it learned: the weights as images, a confusion matrix and its mistakes.
+
+# %%
+import time
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+import tutorial_utils as tu
+
+device = tu.get_device()
+if device.type == "cpu":
+    torch.set_num_threads(1)  # see below
+print("PyTorch", torch.__version__, "| running on", device.type, "| CPU threads:", torch.get_num_threads())
+
+# %% [markdown]
+# On the CPU the notebook uses a single thread. The model is so small that splitting its
+# matrix products over several threads saves little, and on a busy machine threads that wait
+# for each other can make training many times slower; one thread also makes the results
+# independent of the number of cores. (The `CPU threads` count printed on a GPU machine is
+# irrelevant there: the model runs on the GPU.)
+#
+# The settings of the original post:
+
+# %%
+random_seed = 123
+learning_rate = 0.1
+num_epochs = 10
+batch_size = 256
+num_features = 28 * 28
+num_classes = 10
+
+# %% [markdown]
+# ## The data
+#
+# `tu.load_mnist()` returns the training and test sets as torchvision `datasets.MNIST` objects
+# (it copies the four files from the local mirror or downloads them once, and verifies their
+# checksums). Each item is a `(image, label)` pair; the default transform `ToTensor()` turns the
+# 28x28 grey-scale image into a `float32` tensor of shape `(1, 28, 28)` with values in $[0, 1]$.
+
+# %%
+train_dataset, test_dataset = tu.load_mnist()
+image, label = train_dataset[0]
+print(f"training images: {len(train_dataset)} | test images: {len(test_dataset)}")
+print(f"one image: shape {tuple(image.shape)}, dtype {image.dtype}, values {image.min():.1f} to {image.max():.1f}, label {label}")
+print("training images per digit:", torch.bincount(train_dataset.targets).tolist())
+
+# %% [markdown]
+# The first twenty training digits and their labels:
+
+# %%
+sample_images = torch.stack([train_dataset[i][0] for i in range(20)])
+sample_labels = [train_dataset[i][1] for i in range(20)]
+tu.plot_image_grid(sample_images, titles=[f"label {y}" for y in sample_labels], ncols=10)
+plt.show()
+
+# %% [markdown]
+# ## The model: one linear layer and a softmax
+#
+# Each image is flattened into a vector $\mathbf{x} \in \mathbb{R}^{784}$. The model computes one
+# score per class, the *logits* $\mathbf{z} = W\mathbf{x} + \mathbf{b}$, with a $10 \times 784$
+# weight matrix $W$ and a bias vector $\mathbf{b} \in \mathbb{R}^{10}$, and the softmax turns them
+# into probabilities:
+#
+# $$p_k = P(y = k \mid \mathbf{x}) = \operatorname{softmax}(\mathbf{z})_k = \frac{e^{z_k}}{\sum_{j=1}^{10} e^{z_j}}, \qquad k = 1, \dots, 10.$$
+#
+# The $p_k$ are positive and sum to one; adding the same constant to every logit leaves them
+# unchanged. With two classes, softmax reduces to the sigmoid of chapter 1, with
+# $z = z_2 - z_1$.
+#
+# ## The cost: cross-entropy
+#
+# Training maximises the probability the model gives to the correct labels. For a mini-batch of
+# $n$ examples the cost is the mean negative log-probability of the true class $y^{(i)}$, the
+# *cross-entropy* between the one-hot labels and the predictions:
+#
+# $$L = -\frac{1}{n}\sum_{i=1}^{n} \log p^{(i)}_{y^{(i)}} = \frac{1}{n}\sum_{i=1}^{n} \Big( \log \sum_{j} e^{z^{(i)}_j} - z^{(i)}_{y^{(i)}} \Big).$$
+#
+# Its gradient with respect to the logits has the same simple form as in logistic regression,
+# predicted minus true probabilities:
+#
+# $$\frac{\partial L}{\partial z^{(i)}_k} = \frac{1}{n}\big(p^{(i)}_k - [k = y^{(i)}]\big).$$
+#
+# With all weights at zero every class gets $p_k = 1/10$, so the first cost is
+# $\ln 10 \approx 2.3026$: a useful check of any implementation.
+#
+# ## Why the loss takes logits, not probabilities
+#
+# The second form of $L$ never computes $p_k$: it needs $\log \sum_j e^{z_j}$, and the
+# *log-sum-exp* trick evaluates that safely by factoring out the largest logit $m = \max_j z_j$,
+#
+# $$\log \sum_j e^{z_j} = m + \log \sum_j e^{z_j - m},$$
+#
+# where every exponent is at most 0, so nothing overflows and the sum is at least 1.
+# `F.cross_entropy(logits, targets)` does exactly this (it is `F.log_softmax` followed by
+# `F.nll_loss`). Computing the probabilities first and taking their logarithm afterwards fails
+# as soon as a probability rounds to zero. A single example with three logits shows it:
+
+# %%
+logits = torch.tensor([[100.0, 0.0, -100.0]], requires_grad=True)
+target = torch.tensor([2])
+
+probas = F.softmax(logits, dim=1)
+naive = -torch.log(probas[0, target[0]])
+naive.backward()
+naive_grad = logits.grad.clone()
+logits.grad = None
+
+stable = F.cross_entropy(logits, target)
+stable.backward()
+
+print("probabilities:", ", ".join(f"{p:.3e}" for p in probas[0].tolist()))
+print(f"-log(softmax(z))[2]:        {naive.item():.4f} | gradient {[f'{g:.1f}' for g in naive_grad[0].tolist()]}")
+print(f"F.cross_entropy(z, 2):      {stable.item():.4f} | gradient {[f'{g:.1f}' for g in logits.grad[0].tolist()]}")
+print(f"log-sum-exp by hand:        {(torch.logsumexp(logits, dim=1) - logits[0, 2]).item():.4f}")
+
+# %% [markdown]
+# The probability of class 2 is $e^{-200} \approx 10^{-87}$, far below the smallest `float32`
+# number, so it is stored as 0: the naive cost is infinite and its gradient is not a number,
+# which would destroy the weights in one step. The logit form gives the exact cost, 200, and the
+# gradient $\mathbf{p} - \text{one-hot}(y) = (1, 0, -1)$. This is why the model below returns its
+# logits for the loss and its probabilities only for predictions.
+#
+# The model of the original post: a `Linear(784, 10)` layer whose weights and bias are set to
+# zero (the cost is convex, so no random start is needed), returning both outputs.
+
+# %%
+class SoftmaxRegression(torch.nn.Module):
+    def __init__(self, num_features: int, num_classes: int):
+        super().__init__()
+        self.linear = torch.nn.Linear(num_features, num_classes)
+        self.linear.weight.detach().zero_()
+        self.linear.bias.detach().zero_()
+
+    def forward(self, x):
+        logits = self.linear(x)
+        probas = F.softmax(logits, dim=1)
+        return logits, probas
+
+
+def new_model_and_optimizer():
+    model = SoftmaxRegression(num_features=num_features, num_classes=num_classes).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
+    return model, optimizer
+
+
+# %% [markdown]
+# ## The training loop of the original post
+#
+# One epoch visits every training image once, in mini-batches of 256, and takes one SGD step per
+# batch; every 50 batches it logs the cost. Accuracy is measured by a second pass over a data
+# set without gradients. These two functions are the original code, unchanged apart from
+# returning plain numbers; they work with any loader that yields `(features, targets)`.
+
+# %%
+def train_epoch(model, optimizer, data_loader, epoch):
+    for batch_idx, (features, targets) in enumerate(data_loader):
+        features = features.view(-1, 28 * 28).to(device)
+        targets = targets.to(device)
+
+        ### FORWARD AND BACK PROP
+        logits, probas = model(features)
+        cost = F.cross_entropy(logits, targets)
+        optimizer.zero_grad()
+        cost.backward()
+
+        ### UPDATE MODEL PARAMETERS
+        optimizer.step()
+
+        ### LOGGING
+        if not batch_idx % 50:
+            print("Epoch: %03d/%03d | Batch %03d/%03d | Cost: %.4f"
+                  % (epoch + 1, num_epochs, batch_idx, len(train_dataset) // batch_size, cost.item()))
+
+
+def compute_accuracy(model, data_loader):
+    correct_pred, num_examples = 0, 0
+    with torch.no_grad():
+        for features, targets in data_loader:
+            features = features.view(-1, 28 * 28).to(device)
+            targets = targets.to(device)
+            logits, probas = model(features)
+            _, predicted_labels = torch.max(probas, 1)
+            num_examples += targets.size(0)
+            correct_pred += (predicted_labels == targets).sum().item()
+    return correct_pred / num_examples * 100
+
+
+# %% [markdown]
+# ## What the input pipeline costs
+#
+# The original feeds the model through `DataLoader`. For every image of every epoch it calls
+# the dataset's `__getitem__` in Python, which builds a PIL image from the stored bytes, converts
+# it with `ToTensor`, and then stacks 256 such tensors into a batch. The model itself is tiny, so
+# this per-image work dominates. The training set is only 60,000 x 784 bytes; converted once to
+# `float32` it occupies 188 MB, and can live on the device for the whole run.
+#
+# `tu.mnist_to_tensors` does that conversion (dividing the bytes by 255, as `ToTensor` does), and
+# `tu.TensorLoader` cuts mini-batches out of the resulting tensors. First check that the values
+# are exactly those the dataset returns:
+
+# %%
+X_train, y_train = tu.mnist_to_tensors(train_dataset, device)
+X_test, y_test = tu.mnist_to_tensors(test_dataset, device)
+print(f"X_train: {tuple(X_train.shape)} {X_train.dtype} | y_train: {tuple(y_train.shape)} {y_train.dtype}")
+print(f"X_test:  {tuple(X_test.shape)} {X_test.dtype} | y_test:  {tuple(y_test.shape)} {y_test.dtype}")
+for i in (0, 1234, 59999):
+    image, label = train_dataset[i]
+    assert torch.equal(image.view(-1), X_train[i].cpu()) and label == y_train[i].item()
+print("the in-memory tensors hold exactly the values of ToTensor()")
+
+# %% [markdown]
+# `TensorLoader` does more than slicing: on every pass it draws from PyTorch's global random
+# number generator exactly what `DataLoader` draws (one seed for its worker processes, one for
+# its `RandomSampler`, whose `torch.randperm` is the batch order). Under the same
+# `torch.manual_seed`, the two loaders therefore deliver the same batches in the same order,
+# epoch after epoch:
+
+# %%
+train_loader = DataLoader(dataset=train_dataset, batch_size=batch_size, shuffle=True)
+test_loader = DataLoader(dataset=test_dataset, batch_size=batch_size, shuffle=False)
+train_tensors = tu.TensorLoader(X_train, y_train, batch_size=batch_size, shuffle=True)
+test_tensors = tu.TensorLoader(X_test, y_test, batch_size=batch_size, shuffle=False)
+print(f"batches per epoch: DataLoader {len(train_loader)}, TensorLoader {len(train_tensors)}")
+
+for name, loader in (("DataLoader  ", train_loader), ("TensorLoader", train_tensors)):
+    torch.manual_seed(random_seed)
+    first_labels = [next(iter(loader))[1][:12].tolist() for _ in range(2)]
+    print(f"{name} first labels of epochs 1 and 2: {first_labels[0]} {first_labels[1]}")
+
+# %% [markdown]
+# Now the measurement: one full training epoch of the original loop, from the same zero start and
+# the same seed, once through `DataLoader` + `ToTensor` and once over the in-memory tensors. Both
+# runs log their costs, and at the end we compare the trained parameters.
+
+# %%
+def synchronize():
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed_epoch(data_loader):
+    model, optimizer = new_model_and_optimizer()
+    torch.manual_seed(random_seed)
+    synchronize()
+    start = time.perf_counter()
+    train_epoch(model, optimizer, data_loader, epoch=0)
+    synchronize()
+    return model, time.perf_counter() - start
+
+
+print("DataLoader + ToTensor:")
+model_loader, seconds_loader = timed_epoch(train_loader)
+print("In-memory tensors:")
+model_tensors, seconds_tensors = timed_epoch(train_tensors)
+
+difference = max((a - b).abs().max().item() for a, b in zip(model_loader.parameters(), model_tensors.parameters()))
+print(f"largest difference between the two trained models' parameters: {difference:.1e}")
+print(f"One epoch took {seconds_loader:.2f} s through DataLoader + ToTensor and {seconds_tensors:.2f} s "
+      f"over in-memory tensors: the in-memory epoch is {seconds_loader / seconds_tensors:.1f}x faster.")
+
+# %% [markdown]
+# The two epochs are the same computation: identical logs and identical parameters. Only the
+# time differs, and by more than an order of magnitude, because nearly all of the `DataLoader`
+# epoch is spent preparing images one at a time in Python. (Worker processes,
+# `num_workers > 0`, would spread that work over more cores, but this machine has two, and the
+# in-memory version needs no extra process at all. On a GPU the gap is larger still, since every
+# batch must also be copied from the host.)
+#
+# **The rest of the notebook uses the in-memory `TensorLoader`s**: they give the original
+# loop the same batches in the same order, so every number below is what the `DataLoader`
+# version prints, at a fraction of the cost. That is only possible because MNIST fits in memory;
+# for data sets that do not, `DataLoader` with workers is the tool.
+#
+# ## Training
+#
+# The loop of the original post, seeded right before training as there, with one addition: after
+# each epoch it also reports the accuracy on the test set (in its stored order, without
+# shuffling). The test images are never used for training.
+
+# %%
+model, optimizer = new_model_and_optimizer()
+torch.manual_seed(random_seed)  # fixes the loader's batch order
+
+train_accuracies, test_accuracies = [], []
+start = time.perf_counter()
+for epoch in range(num_epochs):
+    train_epoch(model, optimizer, train_tensors, epoch)
+    train_accuracies.append(compute_accuracy(model, train_tensors))
+    test_accuracies.append(compute_accuracy(model, test_tensors))
+    print("Epoch: %03d/%03d training accuracy: %.2f%% | test accuracy: %.2f%%"
+          % (epoch + 1, num_epochs, train_accuracies[-1], test_accuracies[-1]))
+synchronize()
+print(f"Training time: {(time.perf_counter() - start) / 60:.2f} min")
+
+# %% [markdown]
+# ## Evaluation
+#
+# The cost starts at $\ln 10 = 2.3026$ as predicted, and the accuracy climbs quickly in the first
+# epoch and slowly afterwards. The final test accuracy must be at least 91.5%; the cell fails
+# otherwise.
+
+# %%
+test_accuracy = compute_accuracy(model, test_tensors)
+print(f"Final training accuracy: {train_accuracies[-1]:.2f}% | final test accuracy: {test_accuracy:.2f}%")
+assert test_accuracy >= 91.5, f"test accuracy {test_accuracy:.2f}% is below 91.5%"
+
+# %%
+fig, ax = plt.subplots(figsize=(5.5, 3.5))
+epochs = range(1, num_epochs + 1)
+ax.plot(epochs, train_accuracies, marker="o", markersize=3, label="training set")
+ax.plot(epochs, test_accuracies, marker="s", markersize=3, label="test set")
+ax.set(xlabel="epoch", ylabel="accuracy (%)", title="Softmax regression on MNIST", xticks=list(epochs))
+ax.grid(alpha=0.3)
+ax.legend()
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Training and test accuracy stay within a percentage point of each other (here the test
+# accuracy is even slightly higher): a linear model with 7,850 parameters has little room to
+# overfit 60,000 images. What limits it is its capacity, not the amount of data.
+#
+# ## What the model learned
+#
+# Each row of $W$ holds 784 weights, one per pixel, for one digit. Drawn as a 28x28 image (red:
+# ink on that pixel raises the digit's score, blue: it lowers it), several rows resemble blurred
+# templates: the ring of the 0 with blue in its empty centre, the vertical stroke of the 1, the
+# loop of the 6. Blue marks places where *other* digits tend to have ink.
+
+# %%
+weights = model.linear.weight.detach()
+print(f"weights: {tuple(weights.shape)} | range {weights.min().item():.3f} to {weights.max().item():.3f}")
+tu.plot_image_grid(weights, titles=[f"digit {k}" for k in range(num_classes)], ncols=5,
+                   cmap="RdBu_r", symmetric=True, panel_size=1.6)
+plt.show()
+
+# %% [markdown]
+# ## Where it goes wrong
+#
+# The confusion matrix counts, for every true digit (row), how often each digit was predicted
+# (column); the diagonal holds the correct predictions.
+
+# %%
+with torch.no_grad():
+    test_logits, test_probas = model(X_test)
+test_predictions = test_probas.argmax(dim=1)
+matrix = tu.confusion_matrix(y_test, test_predictions, num_classes=num_classes)
+
+print("true \\ predicted" + "".join(f"{k:>6d}" for k in range(num_classes)))
+for k in range(num_classes):
+    print(f"{k:>16d}" + "".join(f"{count:>6d}" for count in matrix[k].tolist()))
+per_class = matrix.diag().double() / matrix.sum(dim=1)
+print("accuracy per digit:", ", ".join(f"{k}: {100 * a:.1f}%" for k, a in enumerate(per_class.tolist())))
+off_diagonal = matrix - torch.diag(matrix.diag())
+true_k, predicted_k = divmod(int(off_diagonal.argmax()), num_classes)
+print(f"most frequent mistake: {true_k} predicted as {predicted_k} ({off_diagonal.max().item()} times)")
+assert matrix.trace().item() == round(test_accuracy * len(y_test) / 100)
+
+# %%
+tu.plot_confusion_matrix(matrix, title="Test set: true vs predicted digit")
+plt.show()
+
+# %% [markdown]
+# Finally, some of the misclassified test digits (the first ten in the test set's order), with
+# the probability the model gave to its (wrong) prediction and to the true digit:
+
+# %%
+wrong = torch.nonzero(test_predictions != y_test).view(-1)[:10]
+print(f"misclassified test digits: {int((test_predictions != y_test).sum())} of {len(y_test)}")
+print("index | true | predicted | P(predicted) | P(true) | three most likely digits")
+titles = []
+for i in wrong.tolist():
+    p = test_probas[i]
+    true, predicted = y_test[i].item(), test_predictions[i].item()
+    top = torch.topk(p, 3)
+    ranking = ", ".join(f"{k}: {v:.2f}" for k, v in zip(top.indices.tolist(), top.values.tolist()))
+    print(f"{i:>5d} | {true:>4d} | {predicted:>9d} | {p[predicted].item():>12.3f} | {p[true].item():>7.3f} | {ranking}")
+    titles.append(f"true {true}, pred {predicted}\nP={p[predicted].item():.2f} vs {p[true].item():.2f}")
+tu.plot_image_grid(X_test[wrong], titles=titles, ncols=5, panel_size=1.7)
+plt.show()
+
+# %% [markdown]
+# Some of these are hard even for a person; others are clear digits drawn off-centre, slanted or
+# thick, which a single template per class cannot match: each class score is a weighted sum of
+# pixels, so the model has no notion of shape or position.
+#
+# ## Summary
+#
+# - Softmax regression scores each class with its own linear function and turns the scores into
+#   probabilities with the softmax; the cross-entropy cost has the gradient
+#   $\mathbf{p} - \text{one-hot}(y)$, as in logistic regression.
+# - The loss is computed from logits with the log-sum-exp trick: `F.cross_entropy(logits, y)`,
+#   never `-log(softmax(...))`, which returns `inf` and `nan` as soon as a probability underflows.
+# - On MNIST, ten epochs of SGD from zero weights reach about 92% test accuracy, with training
+#   and test accuracy close together; the learned weights look like digit templates, and the
+#   mistakes are digits that no single template fits.
+# - For a model this small the input pipeline is the bottleneck: converting MNIST once to tensors
+#   on the device makes an epoch more than ten times faster than `DataLoader` + `ToTensor`. A
+#   loader that draws the random numbers as `DataLoader` does keeps every result identical.
+#
+# ## Exercises
+#
+# 1. Pass the probabilities instead of the logits to `F.cross_entropy` (a common bug: it applies
+#    the softmax a second time). What is the first logged cost, how far can the cost fall at all,
+#    and what happens to the accuracy after ten epochs?
+# 2. Standardise the pixels (subtract the training mean, divide by the standard deviation, with
+#    the statistics of the training set only) and train again. Does the test accuracy change
+#    after one epoch, and after ten? Try learning rates 0.01 and 0.5 as well.
+# 3. Time one epoch through `DataLoader(train_dataset, batch_size=256, shuffle=True, num_workers=2)`.
+#    How much of the gap to the in-memory loader do the workers close on this machine? Does the
+#    batch order still match `TensorLoader`'s?
+# 4. Start from small random weights instead of zeros (remove the two `zero_()` calls, and seed
+#    before building the model). Why does the final accuracy hardly change, whereas a network
+#    with hidden layers could not be trained from all-zero weights?
