@@ -93,11 +93,12 @@ split = tu.iris_binary_split()
 assert np.array_equal(split.X_train, X_train) and np.array_equal(split.y_test, y_test)
 print("tu.iris_binary_split() reproduces the steps above")
 
+# %% [markdown]
+# For training, the four NumPy arrays become `float32` tensors on the chosen device:
+
 # %%
-X_train_t = torch.tensor(X_train, dtype=torch.float32, device=device)
-y_train_t = torch.tensor(y_train, dtype=torch.float32, device=device)
-X_test_t = torch.tensor(X_test, dtype=torch.float32, device=device)
-y_test_t = torch.tensor(y_test, dtype=torch.float32, device=device)
+X_train_t, y_train_t, X_test_t, y_test_t = split.tensors(device)
+print("X_train_t:", tuple(X_train_t.shape), str(X_train_t.dtype).replace("torch.", ""))
 
 # %% [markdown]
 # ## The model

@@ -38,10 +38,7 @@ import tutorial_utils as tu
 device = tu.get_device()
 torch.manual_seed(0)
 split = tu.iris_binary_split()
-X_train = torch.tensor(split.X_train, dtype=torch.float32, device=device)
-y_train = torch.tensor(split.y_train, dtype=torch.float32, device=device)
-X_test = torch.tensor(split.X_test, dtype=torch.float32, device=device)
-y_test = torch.tensor(split.y_test, dtype=torch.float32, device=device)
+X_train, y_train, X_test, y_test = split.tensors(device)  # float32 tensors on the device
 print("train:", tuple(X_train.shape), "| test:", tuple(X_test.shape))
 
 # %% [markdown]

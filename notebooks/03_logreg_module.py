@@ -36,10 +36,7 @@ import tutorial_utils as tu
 
 device = tu.get_device()
 split = tu.iris_binary_split()
-X_train = torch.tensor(split.X_train, dtype=torch.float32, device=device)
-y_train = torch.tensor(split.y_train, dtype=torch.float32, device=device)
-X_test = torch.tensor(split.X_test, dtype=torch.float32, device=device)
-y_test = torch.tensor(split.y_test, dtype=torch.float32, device=device)
+X_train, y_train, X_test, y_test = split.tensors(device)  # float32 tensors on the device
 print("train:", tuple(X_train.shape), "| test:", tuple(X_test.shape))
 
 # %% [markdown]
@@ -143,12 +140,8 @@ for name, loss in [
 # `torch.no_grad()` so no graph is recorded.
 
 # %% tags=["impl-module-logits"]
-class LogisticRegressionLogits(torch.nn.Module):
-    def __init__(self, num_features: int):
-        super().__init__()
-        self.linear = torch.nn.Linear(num_features, 1)
-        torch.nn.init.zeros_(self.linear.weight)
-        torch.nn.init.zeros_(self.linear.bias)
+class LogisticRegressionLogits(LogisticRegression):
+    """The same zero-initialised layer; only the output changes: logits instead of probabilities."""
 
     def forward(self, x):
         return self.linear(x).view(-1)

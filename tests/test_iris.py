@@ -36,3 +36,14 @@ def test_standardize_uses_training_statistics_only():
     assert test_s.tolist() == [[3.0, 0.0]] and train_s.std(axis=0).tolist() == [1.0, 1.0]
     with pytest.raises(ValueError, match="constant"):
         standardize(np.ones((3, 2)), test)
+
+
+def test_split_tensors_keep_values_and_order():
+    import torch
+
+    from tutorial_utils import Split
+
+    split = Split(np.array([[1.0, 2.0]]), np.array([1.0]), np.array([[3.0, 4.0]]), np.array([0.0]), np.zeros(2), np.ones(2))
+    X_train, y_train, X_test, y_test = split.tensors()
+    assert X_train.dtype == torch.float32 and X_test.tolist() == [[3.0, 4.0]] and y_train.tolist() == [1.0]
+    assert split.tensors(dtype=torch.float64)[3].dtype == torch.float64

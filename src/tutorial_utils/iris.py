@@ -23,6 +23,14 @@ class Split:
     mean: np.ndarray
     std: np.ndarray
 
+    def tensors(self, device: "torch.device | str" = "cpu", dtype: "torch.dtype | None" = None) -> tuple["torch.Tensor", ...]:
+        """``(X_train, y_train, X_test, y_test)`` as PyTorch tensors (float32 by default) on ``device``."""
+        import torch
+
+        dtype = dtype if dtype is not None else torch.float32
+        arrays = (self.X_train, self.y_train, self.X_test, self.y_test)
+        return tuple(torch.tensor(a, dtype=dtype, device=device) for a in arrays)
+
 
 def binary_subset(features: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Keep the first 100 rows (setosa and versicolor) and the two sepal measurements.
