@@ -25,7 +25,7 @@ export MPLBACKEND := module://matplotlib_inline.backend_inline
 time_stage = start=$$(date +%s); $(2); echo "[stage] $(1): $$(( $$(date +%s) - start )) s"
 
 
-.PHONY: help setup book results test unit notebooks nbval book-strict lab sync execute clean
+.PHONY: help setup book results test unit notebooks nbval book-strict browser-deps browser lab sync execute clean readme-picture
 
 help:
 	@echo "make book   build the HTML book into _build/html (stored outputs, no data needed)"
@@ -47,16 +47,16 @@ results: $(STAMP)
 	@$(BIN)/python scripts/render_results.py
 
 book: $(STAMP) results
-	@$(call time_stage,book,$(BIN)/jupyter-book build . --quiet)
+	@$(call time_stage,book,$(BIN)/jupyter-book build . --all --quiet)
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
 test: $(STAMP)
 	@total=$$(date +%s); \
-	$(MAKE) --no-print-directory unit notebooks nbval book-strict; \
+	$(MAKE) --no-print-directory unit notebooks nbval book-strict browser; \
 	echo "[stage] make test total: $$(( $$(date +%s) - total )) s"
 
 unit: $(STAMP)
-	@$(call time_stage,unit tests,$(BIN)/python -m pytest -q tests --ignore=tests/test_notebooks.py)
+	@$(call time_stage,unit tests,$(BIN)/python -m pytest -q tests --ignore=tests/test_notebooks.py --ignore=tests/browser)
 
 # Pairing and "was it executed" checks are part of tests/test_notebooks.py; nbval re-executes.
 notebooks: $(STAMP)
@@ -68,7 +68,18 @@ nbval: $(STAMP)
 
 book-strict: $(STAMP) results
 	@rm -rf _build/.doctrees
-	@$(call time_stage,book (warnings are errors),$(BIN)/jupyter-book build . --warningiserror --keep-going --quiet)
+	@$(call time_stage,book (warnings are errors),$(BIN)/jupyter-book build . --all --warningiserror --keep-going --quiet)
+
+# Debian's Chromium for the browser test (Playwright drives it; it never downloads a browser).
+browser-deps:
+	@command -v chromium >/dev/null || { \
+		if [ "$$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null; then sudo="sudo"; \
+		else echo "chromium is missing; installing it needs root: apt-get install chromium" >&2; exit 1; fi; \
+		$$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+# Opens the built book (book-strict or book first) page by page; screenshots go to _build/screenshots/.
+browser: $(STAMP) browser-deps
+	@$(call time_stage,browser test,$(BIN)/python -m pytest -q -p no:cacheprovider tests/browser)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks
@@ -85,3 +96,7 @@ execute: $(STAMP)
 
 clean:
 	rm -rf _build
+
+# The README's picture of the book: the browser test's 1280x800 shot of the intro page.
+readme-picture: browser
+	cp _build/screenshots/readme.png book/_static/screenshot.png

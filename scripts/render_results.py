@@ -16,6 +16,8 @@ GENERATED = ROOT / "book" / "_generated"
 
 
 def cell(value: object) -> str:
+    if value is None:
+        return "–"
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tutorial_utils import data
+from tutorial_utils.files import write_atomically
 
 
 def iris_bytes(rows_per_class: int = 50) -> bytes:
@@ -103,7 +104,7 @@ def test_interrupted_write_leaves_no_partial_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "replace", explode)
     with pytest.raises(OSError, match="disk full"):
-        data._write_atomically(target, b"data")
+        write_atomically(target, lambda stream: stream.write(b"data"))
     assert list(tmp_path.iterdir()) == []
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -26,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .files import write_atomically
 
 CACHE_ENV_VAR = "TUTORIAL_DATA_DIR"
 MIRROR_ENV_VAR = "TUTORIAL_DATA_MIRROR"
@@ -188,20 +189,6 @@ def _decode_and_verify(raw: bytes, remote: RemoteFile) -> bytes:
     return raw
 
 
-def _write_atomically(destination: Path, content: bytes) -> None:
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(content)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, destination)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def fetch(remote: RemoteFile) -> Path:
     """Return the path of a verified copy of ``remote`` in the cache, obtaining it if needed.
 
@@ -234,7 +221,7 @@ def fetch(remote: RemoteFile) -> Path:
         except (OSError, urllib.error.URLError, ValueError) as error:
             problems.append(f"{name}: {error}")
             continue
-        _write_atomically(destination, content)
+        write_atomically(destination, lambda stream: stream.write(content))
         return destination
 
     suffix = ".gz, uncompressed" if remote.gunzip else ""
