@@ -21,13 +21,7 @@ from tutorial_utils.checkpoint import (
 DATA = torch.randint(0, 100, (400,), generator=torch.Generator().manual_seed(0))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tensors this small run fastest on one thread; restore the setting afterwards."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def seed_all(seed):
