@@ -21,10 +21,8 @@ Training time excludes the pauses for measuring the validation loss.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import random
 import sys
 import time
@@ -33,6 +31,7 @@ from pathlib import Path
 import torch
 
 import tutorial_utils as tu
+from results_file import machine_description, write_result
 from tutorial_utils.charrnn import (
     CharRNN,
     bits_per_char,
@@ -52,31 +51,10 @@ SEED = 123
 FAST = {"batch_size": 16, "seq_len": 100, "peak_lr": 0.01, "warmup": 20, "clip_norm": 1.0, "iterations": 1500}
 
 
-def machine() -> str:
-    name = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    device = tu.get_device()
-    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{name}, {os.cpu_count()} cores"
-    return f"{where}; torch {torch.__version__}, {torch.get_num_threads()} CPU thread(s)"
-
-
 def load_data(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     encoded = tu.char_to_tensor(tu.clean_text(tu.load_novel_text()))
     train, valid = split_train_validation(encoded, 0.1)
     return train.to(device), valid.to(device)
-
-
-def write_json(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=1) + "\n")
-    os.replace(tmp, path)
 
 
 def log(message: str) -> None:
@@ -99,25 +77,21 @@ def run_full(args: argparse.Namespace, device: torch.device) -> None:
         recent.clear()
         done = iteration == FULL_ITERATIONS
         log(f"iteration {iteration:6d} | {seconds:8.1f} s training | validation {loss:.4f} nats/char | train {mean_train}")
-        write_json(
+        write_result(
             FULL_JSON,
-            {
-                "benchmark": "char_rnn_full",
-                "title": "Character-level GRU, the original per-character loop: validation loss during its full schedule",
-                "command": "python benchmarks/char_rnn_benchmark.py --full" + (f" --threads {args.threads}" if args.threads else ""),
-                "machine": machine(),
-                "date": datetime.date.today().isoformat(),
-                "columns": ["iteration", "training time (s)", "validation loss (nats/char)", "bits per char", "mean training loss since previous row"],
-                "rows": rows,
-                "notes": [
-                    "Original recipe: one random 200-character portion per iteration (Python random, seed 123), "
-                    "GRU stepped one character at a time, Adam lr 0.005, zero initial state; torch.manual_seed(123).",
-                    "Validation: the last 10% of the cleaned text, read as one stream (see tutorial_utils.charrnn.validation_loss).",
-                    "Training time excludes the validation pauses."
-                    + (" Run in the background with nice -n 15." if args.nice_note else ""),
-                    "complete" if done else f"INCOMPLETE: stopped after iteration {iteration} of {FULL_ITERATIONS}",
-                ],
-            },
+            benchmark="char_rnn_full",
+            title="Character-level GRU, the original per-character loop: validation loss during its full schedule",
+            command="python benchmarks/char_rnn_benchmark.py --full" + (f" --threads {args.threads}" if args.threads else ""),
+            columns=["iteration", "training time (s)", "validation loss (nats/char)", "bits per char", "mean training loss since previous row"],
+            rows=rows,
+            notes=[
+                "Original recipe: one random 200-character portion per iteration (Python random, seed 123), "
+                "GRU stepped one character at a time, Adam lr 0.005, zero initial state; torch.manual_seed(123).",
+                "Validation: the last 10% of the cleaned text, read as one stream (see tutorial_utils.charrnn.validation_loss).",
+                "Training time excludes the validation pauses."
+                + (" Run in the background with nice -n 15." if args.nice_note else ""),
+                "complete" if done else f"INCOMPLETE: stopped after iteration {iteration} of {FULL_ITERATIONS}",
+            ],
         )
 
     record(0)
@@ -179,36 +153,31 @@ def run_default(args: argparse.Namespace, device: torch.device) -> None:
     log(f"fast version {verdict} {target:.4f} after {fast_iterations} iterations, {fast_seconds:.1f} s: "
         f"{ratio:.1f}x less time than the loop's {loop_total:.0f} s (goal: at least 40x)")
 
-    write_json(
+    write_result(
         MAIN_JSON,
-        {
-            "benchmark": "char_rnn",
-            "title": "Character-level GRU: the original per-character loop against the fast batched version",
-            "command": "python benchmarks/char_rnn_benchmark.py" + (f" --threads {args.threads}" if args.threads else ""),
-            "machine": machine(),
-            "date": datetime.date.today().isoformat(),
-            "columns": ["version", "time per iteration (ms)", "iterations", "training time (s)", "validation loss (nats/char)", "bits per char", "time ratio"],
-            "rows": [
-                ["original loop (1 x 200 chars, per-character GRU steps)", round(per_iteration * 1e3, 2), FULL_ITERATIONS,
-                 round(loop_total, 1), round(target, 5), round(bits_per_char(target), 5), 1.0],
-                [f"fast ({FAST['batch_size']} x {FAST['seq_len']} chars, truncated BPTT, one GRU call)",
-                 round(fast_seconds / max(1, fast_iterations) * 1e3, 2), fast_iterations, round(fast_seconds, 1),
-                 round(fast_loss, 5), round(bits_per_char(fast_loss), 5), round(ratio, 1)],
-            ],
-            "notes": [
-                f"The loop's time is its measured time per iteration over {args.loop_iterations} iterations times {FULL_ITERATIONS}; "
-                f"its validation loss comes from the recorded full run (char_rnn_full.json, {full_seconds:.0f} s of training there).",
-                f"Fast recipe: {FAST}; Adam with warm-up and cosine decay, gradient clipping; stopped at the first validation "
-                f"(every {args.eval_every_fast} iterations) at or below the target. {'Reached' if reached else 'Not reached'}.",
-                "Training time excludes the validation pauses. Both versions ran in this one process.",
-            ],
-            "fast_curve": {
-                "columns": ["iteration", "training time (s)", "validation loss (nats/char)"],
-                "rows": [[i, round(t, 2), round(v, 5)] for i, t, v in zip(history.iterations, history.seconds, history.validation)],
-            },
+        benchmark="char_rnn",
+        title="Character-level GRU: the original per-character loop against the fast batched version",
+        command="python benchmarks/char_rnn_benchmark.py" + (f" --threads {args.threads}" if args.threads else ""),
+        columns=["version", "time per iteration (ms)", "iterations", "training time (s)", "validation loss (nats/char)", "bits per char", "time ratio"],
+        rows=[
+            ["original loop (1 x 200 chars, per-character GRU steps)", round(per_iteration * 1e3, 2), FULL_ITERATIONS,
+             round(loop_total, 1), round(target, 5), round(bits_per_char(target), 5), 1.0],
+            [f"fast ({FAST['batch_size']} x {FAST['seq_len']} chars, truncated BPTT, one GRU call)",
+             round(fast_seconds / max(1, fast_iterations) * 1e3, 2), fast_iterations, round(fast_seconds, 1),
+             round(fast_loss, 5), round(bits_per_char(fast_loss), 5), round(ratio, 1)],
+        ],
+        notes=[
+            f"The loop's time is its measured time per iteration over {args.loop_iterations} iterations times {FULL_ITERATIONS}; "
+            f"its validation loss comes from the recorded full run (char_rnn_full.json, {full_seconds:.0f} s of training there).",
+            f"Fast recipe: {FAST}; Adam with warm-up and cosine decay, gradient clipping; stopped at the first validation "
+            f"(every {args.eval_every_fast} iterations) at or below the target. {'Reached' if reached else 'Not reached'}.",
+            "Training time excludes the validation pauses. Both versions ran in this one process.",
+        ],
+        fast_curve={
+            "columns": ["iteration", "training time (s)", "validation loss (nats/char)"],
+            "rows": [[i, round(t, 2), round(v, 5)] for i, t, v in zip(history.iterations, history.seconds, history.validation)],
         },
     )
-    log(f"wrote {MAIN_JSON}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -224,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = tu.get_device()
-    log(f"device: {device.type} | {machine()}")
+    log(f"device: {device.type} | {machine_description()}")
     if args.full:
         run_full(args, device)
     else:

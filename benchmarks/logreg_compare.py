@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
-import platform
 import runpy
 import sys
-from datetime import date
 from pathlib import Path
 
 import jupytext
+from results_file import write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "logreg_compare.json"
@@ -90,21 +88,18 @@ def main() -> None:
     print(f"{'implementation':<{width}} | lines | ms/epoch | ratio")
     for row in rows:
         print(f"{row[0]:<{width}} | {row[1]:5d} | {row[5]:8.2f} | {row[6]:.1f}x")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "benchmark": "logreg_compare",
-        "title": "Four implementations of logistic regression, measured in one run",
-        "command": "python benchmarks/logreg_compare.py",
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}",
-        "date": date.today().isoformat(),
-        "columns": columns,
-        "rows": rows,
-        "notes": [
+    write_result(
+        RESULTS,
+        benchmark="logreg_compare",
+        title="Four implementations of logistic regression, measured in one run",
+        command="python benchmarks/logreg_compare.py",
+        columns=columns,
+        rows=rows,
+        notes=[
             "Chapters 1-3 train 10 full-batch epochs (lr 0.1); chapter 4 trains 15 epochs of 7 mini-batches (lr 0.05), hence other parameters.",
             "Time per epoch includes each notebook's logging and accuracy evaluation; the TF2 row includes tracing the tf.function on the first epoch.",
         ],
-    }, indent=2) + "\n")
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    )
 
 
 if __name__ == "__main__":
