@@ -21,7 +21,6 @@ Training time excludes the pauses for measuring the validation loss.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import sys
@@ -31,7 +30,7 @@ from pathlib import Path
 import torch
 
 import tutorial_utils as tu
-from results_file import machine_description, write_result
+from tutorial_utils.results import machine_description, read_result, write_result
 from tutorial_utils.charrnn import (
     CharRNN,
     bits_per_char,
@@ -67,22 +66,24 @@ def run_full(args: argparse.Namespace, device: torch.device) -> None:
     torch.manual_seed(SEED)
     model = CharRNN().to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.005)
-    rows: list[list[float]] = []
+    rows: list[dict[str, float | None]] = []
     seconds, recent = 0.0, []
 
     def record(iteration: int) -> None:
         loss = validation_loss(model, valid)
         mean_train = round(sum(recent) / len(recent), 5) if recent else None
-        rows.append([iteration, round(seconds, 2), round(loss, 5), round(bits_per_char(loss), 5), mean_train])
+        rows.append({"iteration": iteration, "training_seconds": round(seconds, 2), "validation_loss": round(loss, 5),
+                     "bits_per_char": round(bits_per_char(loss), 5), "mean_training_loss": mean_train})
         recent.clear()
         done = iteration == FULL_ITERATIONS
         log(f"iteration {iteration:6d} | {seconds:8.1f} s training | validation {loss:.4f} nats/char | train {mean_train}")
         write_result(
-            FULL_JSON,
+            args.output or FULL_JSON,
             benchmark="char_rnn_full",
             title="Character-level GRU, the original per-character loop: validation loss during its full schedule",
             command="python benchmarks/char_rnn_benchmark.py --full" + (f" --threads {args.threads}" if args.threads else ""),
-            columns=["iteration", "training time (s)", "validation loss (nats/char)", "bits per char", "mean training loss since previous row"],
+            columns={"iteration": "iteration", "training_seconds": "training time (s)", "validation_loss": "validation loss (nats/char)",
+                     "bits_per_char": "bits per char", "mean_training_loss": "mean training loss since previous row"},
             rows=rows,
             notes=[
                 "Original recipe: one random 200-character portion per iteration (Python random, seed 123), "
@@ -108,10 +109,10 @@ def full_run_target() -> tuple[float, float]:
     """The loop's validation loss after 20,000 iterations and its training time, from the recorded full run."""
     if not FULL_JSON.exists():
         raise SystemExit(f"{FULL_JSON} is missing: record the full run first with --full")
-    rows = json.loads(FULL_JSON.read_text())["rows"]
-    if not rows or rows[-1][0] != FULL_ITERATIONS:
-        raise SystemExit(f"{FULL_JSON} is incomplete (last iteration {rows[-1][0] if rows else None}): finish the --full run first")
-    return rows[-1][2], rows[-1][1]
+    rows = read_result(FULL_JSON)["rows"]
+    if not rows or rows[-1]["iteration"] != FULL_ITERATIONS:
+        raise SystemExit(f"{FULL_JSON} is incomplete (last row {rows[-1] if rows else None}): finish the --full run first")
+    return rows[-1]["validation_loss"], rows[-1]["training_seconds"]
 
 
 def run_default(args: argparse.Namespace, device: torch.device) -> None:
@@ -154,17 +155,21 @@ def run_default(args: argparse.Namespace, device: torch.device) -> None:
         f"{ratio:.1f}x less time than the loop's {loop_total:.0f} s (goal: at least 40x)")
 
     write_result(
-        MAIN_JSON,
+        args.output or MAIN_JSON,
         benchmark="char_rnn",
         title="Character-level GRU: the original per-character loop against the fast batched version",
         command="python benchmarks/char_rnn_benchmark.py" + (f" --threads {args.threads}" if args.threads else ""),
-        columns=["version", "time per iteration (ms)", "iterations", "training time (s)", "validation loss (nats/char)", "bits per char", "time ratio"],
+        columns={"version": "version", "ms_per_iteration": "time per iteration (ms)", "iterations": "iterations",
+                 "training_seconds": "training time (s)", "validation_loss": "validation loss (nats/char)",
+                 "bits_per_char": "bits per char", "time_ratio": "time ratio"},
         rows=[
-            ["original loop (1 x 200 chars, per-character GRU steps)", round(per_iteration * 1e3, 2), FULL_ITERATIONS,
-             round(loop_total, 1), round(target, 5), round(bits_per_char(target), 5), 1.0],
-            [f"fast ({FAST['batch_size']} x {FAST['seq_len']} chars, truncated BPTT, one GRU call)",
-             round(fast_seconds / max(1, fast_iterations) * 1e3, 2), fast_iterations, round(fast_seconds, 1),
-             round(fast_loss, 5), round(bits_per_char(fast_loss), 5), round(ratio, 1)],
+            {"version": "original loop (1 x 200 chars, per-character GRU steps)", "ms_per_iteration": round(per_iteration * 1e3, 2),
+             "iterations": FULL_ITERATIONS, "training_seconds": round(loop_total, 1), "validation_loss": round(target, 5),
+             "bits_per_char": round(bits_per_char(target), 5), "time_ratio": 1.0},
+            {"version": f"fast ({FAST['batch_size']} x {FAST['seq_len']} chars, truncated BPTT, one GRU call)",
+             "ms_per_iteration": round(fast_seconds / max(1, fast_iterations) * 1e3, 2), "iterations": fast_iterations,
+             "training_seconds": round(fast_seconds, 1), "validation_loss": round(fast_loss, 5),
+             "bits_per_char": round(bits_per_char(fast_loss), 5), "time_ratio": round(ratio, 1)},
         ],
         notes=[
             f"The loop's time is its measured time per iteration over {args.loop_iterations} iterations times {FULL_ITERATIONS}; "
@@ -174,8 +179,9 @@ def run_default(args: argparse.Namespace, device: torch.device) -> None:
             "Training time excludes the validation pauses. Both versions ran in this one process.",
         ],
         fast_curve={
-            "columns": ["iteration", "training time (s)", "validation loss (nats/char)"],
-            "rows": [[i, round(t, 2), round(v, 5)] for i, t, v in zip(history.iterations, history.seconds, history.validation)],
+            "columns": {"iteration": "iteration", "training_seconds": "training time (s)", "validation_loss": "validation loss (nats/char)"},
+            "rows": [{"iteration": i, "training_seconds": round(t, 2), "validation_loss": round(v, 5)}
+                     for i, t, v in zip(history.iterations, history.seconds, history.validation)],
         },
     )
 
@@ -189,6 +195,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--eval-every-fast", type=int, default=100, help="iterations between the fast version's validations")
     parser.add_argument("--target-loss", type=float, default=None, help="testing only: a target instead of the full run's")
     parser.add_argument("--nice-note", action="store_true", help="note in the json that the run was niced")
+    parser.add_argument("--output", type=Path, default=None, help=f"result file (default: {MAIN_JSON} or, with --full, {FULL_JSON})")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import jupytext
-from results_file import write_result
+from tutorial_utils.results import write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "logreg_compare.json"
@@ -83,7 +83,9 @@ def main() -> None:
     for row in rows:
         row.append(round(row[5] / baseline, 1))
 
-    columns = ["implementation", "lines (model + training)", "what the library does", "weights, bias", "test accuracy", "ms per epoch", "time vs hand-written"]
+    keys = ["implementation", "lines", "library_does", "parameters", "test_accuracy", "ms_per_epoch", "time_ratio"]
+    labels = ["implementation", "lines (model + training)", "what the library does", "weights, bias", "test accuracy", "ms per epoch", "time vs hand-written"]
+    columns = dict(zip(keys, labels))
     width = max(len(r[0]) for r in rows)
     print(f"{'implementation':<{width}} | lines | ms/epoch | ratio")
     for row in rows:
@@ -94,7 +96,7 @@ def main() -> None:
         title="Four implementations of logistic regression, measured in one run",
         command="python benchmarks/logreg_compare.py",
         columns=columns,
-        rows=rows,
+        rows=[dict(zip(keys, row)) for row in rows],
         notes=[
             "Chapters 1-3 train 10 full-batch epochs (lr 0.1); chapter 4 trains 15 epochs of 7 mini-batches (lr 0.05), hence other parameters.",
             "Time per epoch includes each notebook's logging and accuracy evaluation; the TF2 row includes tracing the tf.function on the first epoch.",

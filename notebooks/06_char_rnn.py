@@ -33,7 +33,6 @@
 #    checkpoints.
 
 # %%
-import json
 import random
 import tempfile
 import time
@@ -180,7 +179,7 @@ start = time.perf_counter()
 for iteration in range(1, loop_iterations + 1):
     loss = tu.train_step_loop(loop_model, loop_optimizer, *tu.random_training_pair(train_data, 200))
     if iteration % 25 == 0:
-        print(f"iteration {iteration:3d} | training loss {loss:.4f}")
+        print(f"iteration {iteration:3d} | training loss {loss:.3f}")
 loop_seconds_per_iteration = (time.perf_counter() - start) / loop_iterations
 print(f"time per iteration: {loop_seconds_per_iteration * 1000:.1f} ms")
 print(f"the full schedule of 20,000 iterations would take {loop_seconds_per_iteration * 20_000 / 60:.1f} min")
@@ -218,9 +217,8 @@ print(tu.sample_text(loop_model, prime="Th", length=200, temperature=0.8, seed=1
 
 # %%
 results = Path("..") / "benchmarks" / "results"
-full_run = json.loads((results / "char_rnn_full.json").read_text())
-loop_curve = full_run["rows"]
-target_iteration, target_seconds, target_loss = loop_curve[-1][:3]
+loop_curve = tu.read_result(results / "char_rnn_full.json")["rows"]
+target_iteration, target_seconds, target_loss = (loop_curve[-1][key] for key in ("iteration", "training_seconds", "validation_loss"))
 print(f"recorded full run: iteration {target_iteration:,}, validation loss {target_loss:.4f} nats/char "
       f"= {tu.bits_per_char(target_loss):.3f} bits/char")
 print(f"its training took {target_seconds / 60:.1f} min")
@@ -247,7 +245,9 @@ print(f"its training took {target_seconds / 60:.1f} min")
 # pausing its clock meanwhile. 1,500 iterations see $1500 \times 16 \times 100 = 2.4$ million
 # characters, about 3.5 passes over the training text.
 
-# %%
+# %% tags=["nbval-ignore-output"]
+# Path-dependent output (not compared by nbval): 1,500 Adam steps turn the last-bit differences
+# between processors, BLAS builds and GPUs into different digits. The assertions check the claims.
 torch.manual_seed(123)
 fast_model = tu.CharRNN().to(device)
 history = tu.train_fast(fast_model, train_data, 1500, batch_size=16, seq_len=100, peak_lr=0.01,
@@ -256,13 +256,23 @@ for iteration, loss in zip(history.iterations, history.validation):
     print(f"iteration {iteration:5d} | validation loss {loss:.4f} nats/char")
 fast_loss = history.validation[-1]
 print(f"training time: {history.seconds[-1]:.1f} s")
-
-# %%
+print()
 print(f"{'':28s}{'nats/char':>10s}{'bits/char':>11s}")
 print(f"{'loop, 100 iterations':28s}{loop_loss:10.4f}{tu.bits_per_char(loop_loss):11.3f}")
 print(f"{'loop, 20,000 iterations':28s}{target_loss:10.4f}{tu.bits_per_char(target_loss):11.3f}")
 print(f"{'fast, 1,500 iterations':28s}{fast_loss:10.4f}{tu.bits_per_char(fast_loss):11.3f}")
-print("fast version at least as good as the full loop:", fast_loss <= target_loss)
+
+assert all(earlier > later for earlier, later in zip(history.validation, history.validation[1:])), "validation loss must fall at every check"
+assert fast_loss <= target_loss, f"fast model {fast_loss:.4f} is worse than the full loop's {target_loss:.4f}"
+assert abs(fast_loss - 1.551) <= 0.02, f"fast model's loss {fast_loss:.4f} is outside the measured band 1.551 +- 0.02"
+
+# %% [markdown]
+# The fast model, after 1,500 iterations, beats the loop after 20,000. The exact digits above
+# depend on the machine: the same seed on other processors (AVX2 or AVX-512 kernels, PyTorch's
+# non-vectorised fallback, two threads instead of one) ended between 1.5488 and 1.5526 nats/char.
+# The cell therefore asserts what the numbers support, not the digits: the validation loss falls
+# at every check, ends at or below the full loop's, and lies within 0.02 of 1.551 (five times the
+# measured spread, and well clear of the loop's 1.6639).
 
 # %% [markdown]
 # How much faster is it? The benchmark script measured both in one run on this machine: the
@@ -271,11 +281,11 @@ print("fast version at least as good as the full loop:", fast_loss <= target_los
 # `benchmarks/results/char_rnn.json`:
 
 # %%
-benchmark = json.loads((results / "char_rnn.json").read_text())
-(loop_row, fast_row) = benchmark["rows"]
-print(f"loop: {loop_row[1]:.1f} ms per iteration, {loop_row[3] / 60:.1f} min for 20,000 iterations")
-print(f"fast: reached {fast_row[4]:.4f} after {fast_row[2]:,} iterations in {fast_row[3]:.1f} s")
-print(f"speed-up: {fast_row[6]:.1f}x (the goal was 40x)")
+benchmark = tu.read_result(results / "char_rnn.json")
+loop_row, fast_row = benchmark["rows"]
+print(f"loop: {loop_row['ms_per_iteration']:.1f} ms per iteration, {loop_row['training_seconds'] / 60:.1f} min for 20,000 iterations")
+print(f"fast: reached {fast_row['validation_loss']:.4f} after {fast_row['iterations']:,} iterations in {fast_row['training_seconds']:.1f} s")
+print(f"speed-up: {fast_row['time_ratio']:.1f}x")
 
 # %% [markdown]
 # Validation loss against training time for both, from the two result files (logarithmic time
@@ -284,8 +294,8 @@ print(f"speed-up: {fast_row[6]:.1f}x (the goal was 40x)")
 # %%
 fast_curve = benchmark["fast_curve"]["rows"]
 fig, ax = plt.subplots(figsize=(7, 4))
-ax.plot([row[1] for row in loop_curve[1:]], [row[2] for row in loop_curve[1:]], "o-", label="original loop (1 x 200 chars)")
-ax.plot([row[1] for row in fast_curve[1:]], [row[2] for row in fast_curve[1:]], "s-", label="fast (16 x 100 chars, TBPTT)")
+for curve, style, label in ((loop_curve, "o-", "original loop (1 x 200 chars)"), (fast_curve, "s-", "fast (16 x 100 chars, TBPTT)")):
+    ax.plot([row["training_seconds"] for row in curve[1:]], [row["validation_loss"] for row in curve[1:]], style, label=label)
 ax.axhline(target_loss, color="gray", linestyle="--", linewidth=1, label="loop after 20,000 iterations")
 ax.set_xscale("log")
 ax.set_xlabel("training time (seconds, log scale)")
@@ -299,11 +309,24 @@ plt.show()
 #
 # The fast model, primed with `Th`, 200 characters each. At 0.5 it plays safe and repeats common
 # words; at 1.0 it samples from its honest beliefs, inventing words more often.
+#
+# How surprising is a sample to the model that wrote it? Its *surprisal* is the mean of
+# $-\log p_\theta(x_{t+1} \mid x_{\le t})$ over its characters, measured at temperature 1: the
+# validation loss, computed on the sample instead of the held-out text. A lower temperature picks
+# likelier characters, so its text must be less surprising.
 
-# %%
+# %% tags=["nbval-ignore-output"]
+# Path-dependent output (not compared by nbval): a draw changes as soon as one probability differs
+# in its last bits, and the text after it changes completely. The assertions check the claims.
+surprisals = []
 for temperature in (0.5, 0.8, 1.0):
-    print(f"--- temperature {temperature} ---")
-    print(tu.sample_text(fast_model, prime="Th", length=200, temperature=temperature, seed=123))
+    sample = tu.sample_text(fast_model, prime="Th", length=200, temperature=temperature, seed=123)
+    surprisal = tu.validation_loss(fast_model, tu.char_to_tensor(sample).to(device))
+    surprisals.append(surprisal)
+    print(f"--- temperature {temperature}: {surprisal:.2f} nats/char of surprisal ---")
+    print(sample)
+    assert len(sample) == 202 and set(sample) <= set(tu.PRINTABLE)
+assert surprisals[0] < surprisals[1] < surprisals[2], f"lower temperatures must give less surprising text: {surprisals}"
 
 # %% [markdown]
 # ## Training that survives interruption

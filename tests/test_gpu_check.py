@@ -1,10 +1,14 @@
-"""The GPU check script must refuse to run, clearly and at once, on a machine without a GPU."""
+"""The GPU check: it stops at once without a GPU, and its report reads glued values, not printed text."""
 
+import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
+import nbformat
 import pytest
+from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,3 +23,28 @@ def test_gpu_check_stops_without_a_gpu(tmp_path):
     assert result.returncode == 2, result.stdout + result.stderr
     assert "nvidia-smi" in result.stdout + result.stderr
     assert not (tmp_path / "out" / "gpu_check.json").exists()
+
+
+def test_the_plugin_records_what_a_notebook_glues_under_nbval(tmp_path):
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(
+        "from myst_nb import glue\nglue('accuracy', round(91.85, 2), display=False)\nglue('label', 'fast', display=False)\nprint('done')"
+    )]
+    NotebookClient(notebook, kernel_name="python3").execute()
+    path = tmp_path / "demo.ipynb"
+    nbformat.write(notebook, path)
+    glue_file = tmp_path / "glue.json"
+    env = {**os.environ, "GPU_CHECK_GLUE": str(glue_file), "PYTHONPATH": str(ROOT / "scripts")}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "gpu_report", "--nbval", "--nbval-current-env", str(path)],
+        env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(glue_file.read_text()) == {"accuracy": 91.85, "label": "fast"}
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import gpu_report
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    assert gpu_report.glued_values(notebook.cells[0].outputs) == {"accuracy": 91.85, "label": "fast"}

@@ -1,5 +1,6 @@
 """Every notebook is paired, executed once top to bottom, and listed in the book."""
 
+import sys
 from pathlib import Path
 
 import jupytext
@@ -66,3 +67,37 @@ def test_every_notebook_is_in_the_table_of_contents():
     listed = set(yaml.safe_load(toc) and [line.split("file:")[1].strip() for line in toc.splitlines() if "file:" in line])
     missing = [p.stem for p in NOTEBOOKS if f"notebooks/{p.stem}" not in listed]
     assert not missing, f"not in _toc.yml: {missing}"
+
+
+def _path_dependent_cells_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("path_dependent_cells", ROOT / "scripts" / "path_dependent_cells.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_every_uncompared_cell_gives_a_reason_and_asserts_its_claims(path):
+    checks = _path_dependent_cells_module()
+    assert not checks.other_markers(path)
+    for cell in checks.uncompared_cells(path):
+        assert not cell.problems(), f"{path.name}, code cell {cell.number}: {cell.problems()}"
+
+
+def test_uncompared_cell_rules_catch_a_bare_tag(tmp_path):
+    checks = _path_dependent_cells_module()
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell("print(loss)", metadata={"tags": [checks.TAG]}),
+        nbformat.v4.new_code_cell(f"{checks.REASON_PREFIX}long training.\nprint(loss)\nassert loss < 2", metadata={"tags": [checks.TAG]}),
+        nbformat.v4.new_code_cell("# NBVAL_SKIP\nprint(loss)"),
+    ]
+    path = tmp_path / "demo.ipynb"
+    nbformat.write(notebook, path)
+    bare, good = checks.uncompared_cells(path)
+    assert len(bare.problems()) == 2 and not good.problems() and good.reason == "long training."
+    assert checks.other_markers(path) == [f"demo, code cell 3: use the tag {checks.TAG!r} with a reason and assertions instead"]
+    assert checks.main([path]) == 1

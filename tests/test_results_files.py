@@ -1,35 +1,28 @@
-"""The benchmark result format: written by benchmarks/results_file.py, rendered by scripts/render_results.py."""
+"""The benchmark result format: written and read by tutorial_utils.results, rendered by scripts/render_results.py."""
 
 import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
+from tutorial_utils.results import ResultFileError, markdown_table, read_result, write_result
+
 ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("render_results", ROOT / "scripts" / "render_results.py")
+render_results = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(render_results)
+
+COLUMNS = {"name": "name", "ms": "ms | per step", "ratio": "ratio"}
 
 
-def load(path: Path):
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-results_file = load(ROOT / "benchmarks" / "results_file.py")
-render_results = load(ROOT / "scripts" / "render_results.py")
-
-
-def test_written_result_renders_as_a_table(tmp_path):
+def test_a_written_result_is_read_by_name_and_renders_as_a_table(tmp_path):
     path = tmp_path / "demo.json"
-    results_file.write_result(
-        path, benchmark="demo", title="Demo", command="python demo.py",
-        columns=["name", "ms | per step", "ratio"], rows=[["a", 1.5, None], ["b", 3.0, 2.0]], notes=["a note"],
-        curve={"rows": []},
-    )
-    result = json.loads(path.read_text())
-    assert result["benchmark"] == "demo" and result["curve"] == {"rows": []} and result["date"]
+    write_result(path, benchmark="demo", title="Demo", command="python demo.py", columns=COLUMNS,
+                 rows=[{"name": "a", "ms": 1.5, "ratio": None}, {"name": "b", "ms": 3.0, "ratio": 2.0}],
+                 notes=["a note"], curve={"rows": []})
+    result = read_result(path)
+    assert result["rows"][1]["ratio"] == 2.0 and result["curve"] == {"rows": []} and result["date"]
     assert [p.name for p in tmp_path.iterdir()] == ["demo.json"]
     table = render_results.render(result, "demo.json").splitlines()
     assert table[0] == "| name | ms \\| per step | ratio |"
@@ -37,14 +30,23 @@ def test_written_result_renders_as_a_table(tmp_path):
     assert "- a note" in table and any("python demo.py" in line for line in table)
 
 
-def test_rows_must_fit_the_columns(tmp_path):
-    with pytest.raises(ValueError, match="needs 2 values"):
-        results_file.write_result(tmp_path / "x.json", benchmark="x", title="x", command="x",
-                                  columns=["a", "b"], rows=[[1]], notes=[])
+@pytest.mark.parametrize("row", [{"name": "a", "ms": 1.0}, {"name": "a", "ms": 1.0, "ratio": 1, "extra": 2}])
+def test_rows_must_have_exactly_the_named_fields(tmp_path, row):
+    with pytest.raises(ResultFileError, match="row 1: fields missing"):
+        write_result(tmp_path / "x.json", benchmark="x", title="x", command="x", columns=COLUMNS, rows=[row])
     assert not any(tmp_path.iterdir())
 
 
-def test_committed_results_render():
+def test_a_file_that_is_not_a_result_is_named(tmp_path):
+    (tmp_path / "bad.json").write_text(json.dumps({"rows": []}))
+    with pytest.raises(ResultFileError, match=r"bad\.json is not a result file"):
+        read_result(tmp_path / "bad.json")
+    (tmp_path / "broken.json").write_text("{")
+    with pytest.raises(ResultFileError, match=r"cannot read the result file .*broken\.json"):
+        read_result(tmp_path / "broken.json")
+
+
+def test_committed_results_read_and_render():
     for path in sorted((ROOT / "benchmarks" / "results").glob("*.json")):
-        result = json.loads(path.read_text())
-        assert render_results.render(result, path.name).count("\n| ") == len(result["rows"]) + 1
+        result = read_result(path)
+        assert markdown_table(result["columns"], result["rows"]).count("\n| ") == len(result["rows"]) + 1

@@ -30,6 +30,7 @@ from .data import (
 )
 from .device import get_device
 from .iris import Split, binary_subset, iris_binary_split, shuffle_split, standardize
+from .results import read_result
 from .plotting import plot_cost, plot_decision_boundary, plot_training_summary
 from .text import PRINTABLE, char_to_tensor, clean_text, strip_gutenberg_boilerplate, tensor_to_text
 from .vision import TensorLoader, confusion_matrix, mnist_to_tensors, plot_confusion_matrix, plot_image_grid
@@ -84,4 +85,5 @@ __all__ = [
     "mnist_to_tensors",
     "plot_confusion_matrix",
     "plot_image_grid",
+    "read_result",
 ]
