@@ -25,13 +25,14 @@ export MPLBACKEND := module://matplotlib_inline.backend_inline
 time_stage = start=$$(date +%s); $(2); echo "[stage] $(1): $$(( $$(date +%s) - start )) s"
 
 
-.PHONY: help setup book results test unit notebooks nbval nbval-perturbed book-strict browser-deps browser lab sync execute clean readme-picture
+.PHONY: help setup book results test unit notebooks nbval nbval-perturbed export book-strict browser-deps browser lab sync execute clean readme-picture
 
 help:
 	@echo "make book   build the HTML book into _build/html (stored outputs, no data needed)"
 	@echo "make test   run every check: unit tests, notebook checks, nbval, strict book build"
 	@echo "make lab    start JupyterLab with the project's kernel"
 	@echo "make execute  re-run every notebook top to bottom and store its outputs (authors)"
+	@echo "make export   copy the chapters' cells tagged export into tutorial_utils (authors)"
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -99,9 +100,14 @@ lab: $(STAMP)
 sync: $(STAMP)
 	$(BIN)/jupytext --sync notebooks/*.ipynb
 
+# The cells tagged "export" in the chapters -> the modules of tutorial_utils they feed.
+export: $(STAMP)
+	$(BIN)/python scripts/export_notebooks.py
+
 NOTEBOOKS ?= $(wildcard notebooks/*.ipynb)
 execute: $(STAMP)
 	$(BIN)/jupytext --sync $(NOTEBOOKS:.ipynb=.py)
+	$(BIN)/python scripts/export_notebooks.py
 	@for nb in $(NOTEBOOKS); do \
 		$(call time_stage,$$nb,$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=900 $$nb); done
 	$(BIN)/jupytext --sync $(NOTEBOOKS)

@@ -29,8 +29,6 @@
 # the same data, so that every number here can be compared with theirs.
 
 # %%
-import time
-
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -126,6 +124,45 @@ print("X_train_t:", tuple(X_train_t.shape), str(X_train_t.dtype).replace("torch.
 #
 # Gradient descent with learning rate $\eta$ therefore *adds* $\eta\,X^\top(\mathbf{y} - \mathbf{p})$ to
 # the weights and $\eta \sum_i (y^{(i)} - p^{(i)})$ to the bias, once per epoch over all 75 examples.
+#
+# ## From probabilities to labels, with arithmetic
+#
+# The model predicts class 1 where $p \ge 0.5$. To turn that boolean test into labels 1 and 0 we
+# use a selection written with arithmetic only: `cond * x_1 + (1 - cond) * x_2` takes `x_1` where
+# `cond` is 1 and `x_2` where it is 0. It is `torch.where(cond, x_1, x_2)` spelled out, and it
+# shows how a selection becomes a blend of two tensors. The later chapters reuse it as
+# `tu.custom_where`.
+
+# %% tags=["export"]
+import torch
+
+
+def custom_where(cond: torch.Tensor, x_1: torch.Tensor | float, x_2: torch.Tensor | float) -> torch.Tensor:
+    """`torch.where(cond, x_1, x_2)` written as `cond * x_1 + (1 - cond) * x_2`, for a `cond` of 0s and 1s."""
+    if not isinstance(cond, torch.Tensor):
+        raise TypeError(f"cond must be a torch.Tensor, got {type(cond).__name__}")
+    if cond.dtype != torch.bool and not bool(((cond == 0) | (cond == 1)).all()):
+        raise ValueError("cond must be boolean or hold only 0 and 1; threshold probabilities first (p >= 0.5)")
+    mask = cond.to(torch.result_type(torch.as_tensor(x_1), torch.as_tensor(x_2)))
+    return mask * x_1 + (1 - mask) * x_2
+
+
+# %%
+cond = torch.tensor([True, False, True])
+print("custom_where:", custom_where(cond, torch.tensor([1.0, 2.0, 3.0]), torch.tensor([-1.0, -2.0, -3.0])).tolist())
+print("torch.where: ", torch.where(cond, torch.tensor([1.0, 2.0, 3.0]), torch.tensor([-1.0, -2.0, -3.0])).tolist())
+with_infinity = torch.tensor([1.0, float("inf"), 3.0])
+print("with inf where cond is False:", custom_where(cond, with_infinity, 0.0).tolist(), "vs", torch.where(cond, with_infinity, 0.0).tolist())
+
+# %% [markdown]
+# The two agree, except where the branch that is *not* taken holds an infinity (or a NaN):
+# $0 \cdot \infty$ is NaN in floating point, so the blend is NaN where `torch.where` simply
+# returns the other branch. Our labels select between the constants 1 and 0, so the difference
+# never bites here; but the same $0 \cdot \infty$ is why `torch.where(x > 0, torch.log(x), 0)`
+# gives a NaN *gradient* at $x = 0$: backward multiplies the untaken branch's infinite derivative
+# by zero.
+#
+# ## The model in code
 
 # %% tags=["impl-manual"]
 class LogisticRegressionManual:
@@ -143,7 +180,7 @@ class LogisticRegressionManual:
         return y - probas
 
     def predict_labels(self, x):
-        return tu.custom_where(self.forward(x) >= 0.5, 1, 0)
+        return custom_where(self.forward(x) >= 0.5, 1, 0)
 
     def accuracy(self, x, y):
         return (self.predict_labels(x) == y).float().mean().item()
@@ -166,19 +203,15 @@ class LogisticRegressionManual:
 
 
 # %% [markdown]
-# `custom_where` from `tutorial_utils` turns the boolean test $p \ge 0.5$ into labels with pure
-# arithmetic, `cond * 1 + (1 - cond) * 0`; it is `torch.where` spelled out.
-#
 # ## Training
 #
 # Ten epochs of full-batch gradient descent with learning rate 0.1, starting from all-zero
 # parameters. Each line shows the training accuracy and the cost *after* that epoch's update.
 
-# %%
+# %% tags=["impl-manual", "timed"]
+num_epochs = 10
 model = LogisticRegressionManual(num_features=2, device=device)
-start = time.perf_counter()
-costs = model.train(X_train_t, y_train_t, num_epochs=10, learning_rate=0.1)
-seconds_per_epoch = (time.perf_counter() - start) / 10
+costs = model.train(X_train_t, y_train_t, num_epochs=num_epochs, learning_rate=0.1)
 
 # %% [markdown]
 # ## Evaluation
@@ -191,6 +224,10 @@ weights = model.weights.view(-1).tolist()
 bias = model.bias.item()
 print(f"Test accuracy: {test_acc * 100:.2f}%")
 print(f"Weights: ({weights[0]:.4f}, {weights[1]:.4f}) | Bias: {bias:.4f}")
+tu.glue("test_accuracy", round(test_acc * 100, 2))
+tu.glue("weights", [round(w, 4) for w in weights])
+tu.glue("bias", round(bias, 4))
+tu.glue("num_epochs", num_epochs)
 
 # %% [markdown]
 # The original post reports test accuracy 100.00%, weights (4.2267, -2.9613) and bias 0.0994;

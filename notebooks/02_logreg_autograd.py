@@ -27,8 +27,6 @@
 #    hand-written $X^\top(\mathbf{p} - \mathbf{y})$ and that training ends where chapter 1 ended.
 
 # %%
-import time
-
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -127,13 +125,13 @@ print("the gradients agree")
 # We train the autograd model and, in lock-step, a copy of chapter 1's parameters updated with the
 # hand-written gradient. After every epoch the two must agree.
 
-# %%
+# %% tags=["impl-autograd", "timed"]
+num_epochs = 10
 model = LogisticRegressionAutograd(num_features=2, device=device)
 hand_w = torch.zeros(2, 1, device=device)
 hand_b = torch.zeros(1, device=device)
 costs = []
-start = time.perf_counter()
-for epoch in range(10):
+for epoch in range(num_epochs):
     grad_w, grad_b = hand_written_gradients(X_train, y_train, hand_w, hand_b)
     hand_w -= 0.1 * grad_w
     hand_b -= 0.1 * grad_b
@@ -144,7 +142,6 @@ for epoch in range(10):
     with torch.no_grad():
         costs.append(model.cost(model.forward(X_train), y_train).item())
     print(f"Epoch: {epoch + 1:03d} | Train ACC: {model.accuracy(X_train, y_train):.3f} | Cost: {costs[-1]:.3f}")
-seconds_per_epoch = (time.perf_counter() - start) / 10
 
 # %% [markdown]
 # ## Evaluation
@@ -159,6 +156,10 @@ test_acc = model.accuracy(X_test, y_test)
 print(f"Test accuracy: {test_acc * 100:.2f}%")
 print(f"Weights: ({weights[0]:.4f}, {weights[1]:.4f}) | Bias: {bias:.4f}")
 assert np.allclose(weights + [bias], [4.2267, -2.9613, 0.0994], atol=5e-5)
+tu.glue("test_accuracy", round(test_acc * 100, 2))
+tu.glue("weights", [round(w, 4) for w in weights])
+tu.glue("bias", round(bias, 4))
+tu.glue("num_epochs", num_epochs)
 
 # %%
 tu.plot_training_summary(costs, weights, bias, split.X_train, split.y_train, title="Autograd: training set")

@@ -30,15 +30,11 @@
 # for 15 epochs, so its final parameters differ from theirs.
 
 # %%
-import time
-
 import matplotlib.pyplot as plt
 import numpy as np
 
 import tutorial_utils as tu
-from tutorial_utils.tensorflow_setup import import_tensorflow
-
-tf = import_tensorflow()  # `import tensorflow as tf`, minus the C++ start-up log lines that vary by machine
+tf = tu.import_tensorflow()  # `import tensorflow as tf`, minus the C++ start-up log lines that vary by machine
 
 tf.random.set_seed(123)
 split = tu.iris_binary_split()
@@ -93,13 +89,13 @@ with graph.as_default():
 # model) and the average cost of the previous epoch's batches. `tf.round(0.5)` is 0, so the
 # untrained model predicts class 0 everywhere.
 
-# %% tags=["impl-tf1-graph"]
+# %% tags=["impl-tf1-graph", "timed"]
+num_epochs = 15
 graph_costs = []
-start = time.perf_counter()
 with tf1.Session(graph=graph) as sess:
     sess.run(init_op)
     avg_cost = np.nan
-    for epoch in range(15):
+    for epoch in range(num_epochs):
         train_acc = sess.run(accuracy, feed_dict={tf_x: X_train, tf_y: y_train})
         valid_acc = sess.run(accuracy, feed_dict={tf_x: X_test, tf_y: y_test})
         print(f"Epoch: {epoch:03d} | AvgCost: {avg_cost:.3f} | Train/Valid ACC: {train_acc:.2f}/{valid_acc:.2f}")
@@ -112,7 +108,6 @@ with tf1.Session(graph=graph) as sess:
         graph_costs.append(avg_cost)
     graph_weights, graph_bias = sess.run([params["weights"], params["bias"]])
     graph_test_acc = sess.run(accuracy, feed_dict={tf_x: X_test, tf_y: y_test})
-seconds_per_epoch = (time.perf_counter() - start) / 15
 
 # %% [markdown]
 # Epoch 000 reproduces the original: no cost yet (`nan`) and accuracies 0.53/0.40, the shares of
@@ -124,6 +119,9 @@ graph_params = graph_weights.reshape(-1).tolist() + [graph_bias.item()]
 print(f"Weights: ({graph_params[0]:.4f}, {graph_params[1]:.4f}) | Bias: {graph_params[2]:.4f}")
 print(f"Test accuracy: {graph_test_acc * 100:.2f}%")
 assert [f"{v:.4f}" for v in graph_params] == ["3.3118", "-2.4081", "-0.0100"]
+tu.glue("graph_parameters", [round(v, 4) for v in graph_params])
+tu.glue("graph_test_accuracy", round(float(graph_test_acc) * 100, 2))
+tu.glue("num_epochs", num_epochs)
 
 # %% [markdown]
 # (The original printed `avg_cost / count` with a `count` that was never reset between epochs, so
@@ -137,7 +135,7 @@ assert [f"{v:.4f}" for v in graph_params] == ["3.3118", "-2.4081", "-0.0100"]
 # most of TF1's speed without sessions and placeholders. The batches, the order and the
 # learning rate are the same as above.
 
-# %% tags=["impl-tf2"]
+# %% tags=["impl-tf2", "timed"]
 weights = tf.Variable(tf.zeros([2, 1]), name="weights")
 bias = tf.Variable(tf.zeros([1]), name="bias")
 sgd = tf.keras.optimizers.SGD(learning_rate=0.05)
@@ -161,12 +159,10 @@ def accuracy_tf2(x, y):
 
 
 eager_costs = []
-start = time.perf_counter()
-for epoch in range(15):
+for epoch in range(num_epochs):
     batch_costs = [float(train_step(xb, yb)) for xb, yb in tu.iterate_minibatches((X_train, y_train), 10, shuffle=True, seed=123)]
     eager_costs.append(float(np.mean(batch_costs)))
     print(f"Epoch: {epoch + 1:03d} | AvgCost: {eager_costs[-1]:.3f} | Train/Valid ACC: {accuracy_tf2(X_train, y_train):.2f}/{accuracy_tf2(X_test, y_test):.2f}")
-eager_seconds_per_epoch = (time.perf_counter() - start) / 15
 
 # %% [markdown]
 # The two implementations agree to within $10^{-5}$:
@@ -176,6 +172,8 @@ eager_params = weights.numpy().reshape(-1).tolist() + [float(bias.numpy()[0])]
 print(f"TF2 weights: ({eager_params[0]:.4f}, {eager_params[1]:.4f}) | Bias: {eager_params[2]:.4f}")
 print(f"largest difference to the graph version: {np.abs(np.subtract(eager_params, graph_params)).max():.1e}")
 assert np.allclose(eager_params, graph_params, atol=1e-5, rtol=0)
+tu.glue("eager_parameters", [round(v, 4) for v in eager_params])
+tu.glue("eager_test_accuracy", round(accuracy_tf2(X_test, y_test) * 100, 2))
 
 # %%
 tu.plot_training_summary(eager_costs, eager_params[:2], eager_params[2], X_train, y_train, title="TensorFlow 2: training set")

@@ -31,17 +31,35 @@
 #    both by validation loss against training time;
 # 5. generate text at several temperatures, and make long training survive interruptions with
 #    checkpoints.
+#
+# Everything the chapter builds is defined here, in its cells. The cells that later chapters and
+# the benchmarks reuse (the model, the training steps, the validation loss, the sampler) are also
+# copied into the helper package as `tutorial_utils.charrnn` by `make export`; this notebook uses
+# its own definitions.
+#
+# The model and its training need PyTorch and a few standard modules:
+
+# %% tags=["export"]
+import math
+import random
+import time
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import tutorial_utils as tu
+from tutorial_utils.arguments import positive_float, positive_int
+
+# %% [markdown]
+# The notebook itself also draws and writes temporary files, and chooses the device:
 
 # %%
-import random
 import tempfile
-import time
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import torch
-
-import tutorial_utils as tu
 
 device = tu.get_device()
 if device.type == "cpu":
@@ -51,8 +69,8 @@ print("PyTorch", torch.__version__, "| running on", device.type, "| CPU threads:
 # %% [markdown]
 # On the CPU the notebook uses one thread. The per-character loop multiplies matrices with a
 # single row; splitting such tiny products over threads costs more in synchronisation than it
-# saves, and on this shared 2-core machine two threads made the loop several times *slower*.
-# One thread also makes the results independent of the number of cores.
+# saves, and with two threads on a two-core machine the loop ran several times *slower*. One
+# thread also makes the results independent of the number of cores.
 #
 # ## The data
 #
@@ -70,9 +88,9 @@ print("end:  ", repr(raw[-75:]))
 # `string.printable`: curly quotes and other non-ASCII characters, the Windows line ends of some
 # copies, and indentation by runs of spaces that says nothing about Dickens. A file downloaded
 # from Gutenberg also carries a header and a licence, between `*** START OF ...` and
-# `*** END OF ...` markers (this mirror copy has none). `tu.clean_text` keeps only the text
-# between the markers when they are present, transliterates to ASCII with `unidecode`, turns
-# `\r\n` into `\n` and collapses runs of spaces:
+# `*** END OF ...` markers (the offline copy the book is tested with has none). `tu.clean_text`
+# keeps only the text between the markers when they are present, transliterates to ASCII with
+# `unidecode`, turns `\r\n` into `\n`, drops control characters and collapses runs of spaces:
 
 # %%
 text = tu.clean_text(raw)
@@ -86,16 +104,27 @@ print("a wrapped copy, cleaned:", repr(tu.clean_text(wrapped)))
 
 # %% [markdown]
 # `tu.char_to_tensor` maps each character to its index in `string.printable`; `tu.tensor_to_text`
-# maps back. The last 10% of the novel is held out: we never train on it and report the loss on
-# it for every model.
+# maps back. The last 10% of the novel is held out: we never train on it, and report every
+# model's loss on it.
+
+# %% tags=["export"]
+def split_train_validation(encoded: torch.Tensor, validation_fraction: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first part of an encoded text for training, and its last `validation_fraction` for validation."""
+    if not 0.0 < validation_fraction < 1.0:
+        raise ValueError(f"validation_fraction must be between 0 and 1, got {validation_fraction}")
+    cut = round(len(encoded) * (1.0 - validation_fraction))
+    if cut < 2 or len(encoded) - cut < 2:
+        raise ValueError(f"a text of {len(encoded)} characters is too short to split at {validation_fraction}")
+    return encoded[:cut], encoded[cut:]
+
 
 # %%
 encoded = tu.char_to_tensor(text)
-train_data, valid_data = tu.split_train_validation(encoded, validation_fraction=0.1)
+train_data, valid_data = split_train_validation(encoded, validation_fraction=0.1)
 train_data, valid_data = train_data.to(device), valid_data.to(device)
 print("encoded:", encoded[:10].tolist(), "->", repr(tu.tensor_to_text(encoded[:10])))
 print(f"training: {len(train_data):,} characters | validation: {len(valid_data):,} characters")
-print("validation starts:", repr(tu.tensor_to_text(valid_data[:60].cpu())))
+print("validation starts:", repr(tu.tensor_to_text(valid_data[:60])))
 
 # %% [markdown]
 # ## The model
@@ -120,13 +149,49 @@ print("validation starts:", repr(tu.tensor_to_text(valid_data[:60].cpu())))
 # 100 *logits*, one score per possible next character, and the softmax turns them into
 # probabilities $p_\theta(x_{t+1} = c \mid x_{\le t}) = \operatorname{softmax}(W_o\mathbf{h}_t + \mathbf{b}_o)_c$.
 #
-# `tu.CharRNN` is this model: `Embedding(100, 100)` → `GRU(100, 100)` → `Linear(100, 100)`,
-# starting from the all-zero hidden state. (The original passes the hidden size where the
-# embedding size belongs; both are 100, so nothing changes, but the code says what it means.)
+# `CharRNN` is this model: `Embedding(100, 100)` → `GRU(100, 100)` → `Linear(100, 100)`,
+# starting from the all-zero hidden state. Its `forward` takes a `(batch, time)` tensor of
+# character indices, so one character is simply a sequence of length 1. (The original passes the
+# hidden size where the embedding size belongs; both are 100, so nothing changes, but the code
+# says what it means. The `cell` argument swaps in an LSTM, for the first exercise.)
+
+# %% tags=["export"]
+class CharRNN(nn.Module):
+    """Embedding -> GRU (or LSTM) -> Linear, over a vocabulary of `vocab_size` characters."""
+
+    def __init__(self, vocab_size: int = len(tu.PRINTABLE), embedding_size: int = 100, hidden_size: int = 100,
+                 num_layers: int = 1, cell: str = "gru") -> None:
+        super().__init__()
+        if cell not in ("gru", "lstm"):
+            raise ValueError(f"cell must be 'gru' or 'lstm', got {cell!r}")
+        self.vocab_size = positive_int(vocab_size, "vocab_size")
+        self.hidden_size = positive_int(hidden_size, "hidden_size")
+        self.num_layers = positive_int(num_layers, "num_layers")
+        self.cell = cell
+        self.embedding = nn.Embedding(vocab_size, positive_int(embedding_size, "embedding_size"))
+        rnn_class = nn.GRU if cell == "gru" else nn.LSTM
+        self.rnn = rnn_class(embedding_size, hidden_size, num_layers, batch_first=True)
+        self.fc = nn.Linear(hidden_size, vocab_size)
+
+    def init_hidden(self, batch_size: int = 1, device: torch.device | str | None = None):
+        """The all-zero initial state: a tensor for a GRU, an `(h, c)` pair for an LSTM."""
+        device = device if device is not None else self.fc.weight.device
+        zeros = torch.zeros(self.num_layers, batch_size, self.hidden_size, device=device)
+        return zeros if self.cell == "gru" else (zeros, zeros.clone())
+
+    def forward(self, inputs: torch.Tensor, hidden=None):
+        """`(batch, time)` character indices -> `(batch, time, vocab_size)` logits and the new state."""
+        if inputs.dim() != 2 or inputs.is_floating_point():
+            raise ValueError(f"inputs must be a (batch, time) tensor of character indices, got {inputs.dtype} of shape {tuple(inputs.shape)}")
+        if hidden is None:
+            hidden = self.init_hidden(inputs.shape[0], inputs.device)
+        output, hidden = self.rnn(self.embedding(inputs), hidden)
+        return self.fc(output), hidden
+
 
 # %%
 torch.manual_seed(123)
-model = tu.CharRNN(vocab_size=len(tu.PRINTABLE), embedding_size=100, hidden_size=100).to(device)
+model = CharRNN(vocab_size=len(tu.PRINTABLE), embedding_size=100, hidden_size=100).to(device)
 print(model)
 print(f"{sum(p.numel() for p in model.parameters()):,} parameters")
 
@@ -134,10 +199,28 @@ print(f"{sum(p.numel() for p in model.parameters()):,} parameters")
 # ## Training as the original does it
 #
 # Each iteration picks a random 201-character portion of the training text (the original calls
-# such a function but never defines it; `tu.random_training_pair` draws the start with
+# such a function but never defines it; ours draws the start with
 # `random.randint(0, len(text) - 201)`). Its first 200 characters are the inputs and its last 200
 # the targets: the target at each step is simply the next character.
-#
+
+# %% tags=["export"]
+def random_training_pair(data: torch.Tensor, seq_len: int = 200, rng: random.Random | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """A random portion of `seq_len + 1` characters, as inputs and the targets shifted by one."""
+    seq_len = positive_int(seq_len, "seq_len")
+    if len(data) < seq_len + 1:
+        raise ValueError(f"the text has {len(data)} characters, fewer than seq_len + 1 = {seq_len + 1}")
+    start = (rng or random).randint(0, len(data) - seq_len - 1)
+    chunk = data[start : start + seq_len + 1]
+    return chunk[:-1], chunk[1:]
+
+
+# %%
+random.seed(123)
+inputs, targets = random_training_pair(train_data, seq_len=200)
+print("inputs: ", repr(tu.tensor_to_text(inputs[:50])))
+print("targets:", repr(tu.tensor_to_text(targets[:50])))
+
+# %% [markdown]
 # The loss is the cross-entropy, the negative log-probability that the model gives the character
 # that actually comes next, averaged over the $T = 200$ steps:
 #
@@ -146,38 +229,41 @@ print(f"{sum(p.numel() for p in model.parameters()):,} parameters")
 # Measured in bits instead of nats, $L / \ln 2$ is the number of *bits per character* a
 # compressor driven by the model would need; a uniform guess over 100 characters costs
 # $\log_2 100 \approx 6.64$ bits.
+#
+# The original's training step starts from the zero state, feeds the 200 characters one at a
+# time, each through its own call of the GRU, adds up the per-step losses, divides by 200,
+# back-propagates through all 200 steps and lets the optimizer update the weights:
 
-# %%
-random.seed(123)
-inputs, targets = tu.random_training_pair(train_data, seq_len=200)
-print("inputs: ", repr(tu.tensor_to_text(inputs[:50].cpu())))
-print("targets:", repr(tu.tensor_to_text(targets[:50].cpu())))
+# %% tags=["export"]
+def train_step_loop(model: CharRNN, optimizer: torch.optim.Optimizer, inputs: torch.Tensor, targets: torch.Tensor) -> float:
+    """One update as the original does it: the GRU stepped character by character in a Python loop."""
+    if inputs.shape != targets.shape or inputs.dim() != 1 or len(inputs) == 0:
+        raise ValueError(f"inputs and targets must be 1-D and of equal, non-zero length, got {tuple(inputs.shape)} and {tuple(targets.shape)}")
+    hidden = model.init_hidden(1, inputs.device)
+    optimizer.zero_grad()
+    loss = torch.zeros((), device=inputs.device)
+    for step in range(len(inputs)):
+        logits, hidden = model(inputs[step].view(1, 1), hidden)
+        loss = loss + F.cross_entropy(logits.view(1, -1), targets[step].view(1))
+    loss = loss / len(inputs)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
 
 # %% [markdown]
-# `tu.train_step_loop` is the original's training step: start from the zero state, feed the 200
-# characters one at a time, each through its own call of the GRU, add up the per-step losses,
-# divide by 200, back-propagate through all 200 steps and let Adam (learning rate 0.005) update
-# the weights. Here is the heart of it:
-#
-# ```python
-# hidden = model.init_hidden(1)
-# for step in range(len(inputs)):
-#     logits, hidden = model(inputs[step].view(1, 1), hidden)
-#     loss = loss + F.cross_entropy(logits.view(1, -1), targets[step].view(1))
-# loss = loss / len(inputs)
-# ```
-#
-# The original trains for 20,000 iterations. We train for 100 here and time them.
+# The original trains for 20,000 iterations with Adam at learning rate 0.005. We train for 100
+# here and time them.
 
 # %%
 random.seed(123)
 torch.manual_seed(123)
-loop_model = tu.CharRNN().to(device)
+loop_model = CharRNN().to(device)
 loop_optimizer = torch.optim.Adam(loop_model.parameters(), lr=0.005)
 loop_iterations = 100
 start = time.perf_counter()
 for iteration in range(1, loop_iterations + 1):
-    loss = tu.train_step_loop(loop_model, loop_optimizer, *tu.random_training_pair(train_data, 200))
+    loss = train_step_loop(loop_model, loop_optimizer, *random_training_pair(train_data, 200))
     if iteration % 25 == 0:
         print(f"iteration {iteration:3d} | training loss {loss:.3f}")
 loop_seconds_per_iteration = (time.perf_counter() - start) / loop_iterations
@@ -186,16 +272,45 @@ print(f"the full schedule of 20,000 iterations would take {loop_seconds_per_iter
 
 # %% [markdown]
 # Each iteration makes 200 separate GRU calls forward and as many backward, each on a single
-# character: the time goes into Python and per-call overhead, not into arithmetic.
+# character: the time goes into Python and per-call overhead, not into arithmetic. (The losses
+# are printed to 3 decimals: after 100 Adam steps, processors that add in another order agree
+# to about $10^{-6}$, and a fourth decimal could differ.)
 #
-# The validation loss, `tu.validation_loss`, reads the whole held-out text as one stream from the
-# zero state, 5,000 characters per GRU call with the hidden state carried over, and averages the
-# cross-entropy of predicting every character from all those before it. It is the yardstick for
-# every model in this chapter.
+# ## The validation loss
+#
+# The yardstick for every model in this chapter reads the whole held-out text as one stream from
+# the zero state, 5,000 characters per GRU call with the hidden state carried over, and averages
+# the cross-entropy of predicting every character from all those before it:
+
+# %% tags=["export"]
+@torch.no_grad()
+def validation_loss(model: CharRNN, data: torch.Tensor, chunk_len: int = 5000) -> float:
+    """Mean cross-entropy (nats per character) of predicting each character of `data` from those before it."""
+    chunk_len = positive_int(chunk_len, "chunk_len")
+    if data.dim() != 1 or len(data) < 2:
+        raise ValueError(f"data must be a 1-D text of at least 2 characters, got shape {tuple(data.shape)}")
+    was_training = model.training
+    model.eval()
+    hidden = model.init_hidden(1, data.device)
+    total = torch.zeros((), dtype=torch.float64, device=data.device)
+    for start in range(0, len(data) - 1, chunk_len):
+        inputs = data[start : min(start + chunk_len, len(data) - 1)]
+        targets = data[start + 1 : start + 1 + len(inputs)]
+        logits, hidden = model(inputs.view(1, -1), hidden)
+        total += F.cross_entropy(logits.view(-1, logits.shape[-1]), targets, reduction="sum").double()
+    model.train(was_training)
+    return total.item() / (len(data) - 1)
+
+
+def bits_per_char(loss_nats: float) -> float:
+    """A cross-entropy in nats per character, in bits per character: `loss / ln 2`."""
+    return loss_nats / math.log(2)
+
 
 # %%
-loop_loss = tu.validation_loss(loop_model, valid_data)
-print(f"after {loop_iterations} iterations: validation loss {loop_loss:.4f} nats/char = {tu.bits_per_char(loop_loss):.3f} bits/char")
+loop_loss = validation_loss(loop_model, valid_data)
+print(f"after {loop_iterations} iterations: validation loss {loop_loss:.4f} nats/char = {bits_per_char(loop_loss):.3f} bits/char")
+tu.glue("loop_100_validation_loss", round(loop_loss, 4))
 
 # %% [markdown]
 # ## Generating text
@@ -203,25 +318,49 @@ print(f"after {loop_iterations} iterations: validation loss {loop_loss:.4f} nats
 # To write, we prime the model with a string (`Th`), then repeatedly turn the last logits into
 # probabilities, draw the next character, and feed it back in. A *temperature* $\tau$ divides the
 # logits before the softmax, $p_c \propto \exp(\text{logit}_c / \tau)$: below 1 it sharpens the
-# distribution towards the likeliest characters, above 1 it flattens it. `tu.sample_text` draws
-# with its own seeded generator, so the text below is the same on every run.
+# distribution towards the likeliest characters, above 1 it flattens it. The sampler draws with
+# its own seeded generator on the CPU, so a given model writes the same text on every run.
+
+# %% tags=["export"]
+@torch.no_grad()
+def sample_text(model: CharRNN, prime: str = "Th", length: int = 200, temperature: float = 0.8, seed: int = 123) -> str:
+    """`prime` followed by `length` characters drawn from `softmax(logits / temperature)`."""
+    if not prime:
+        raise ValueError("prime must contain at least one character")
+    temperature = positive_float(temperature, "temperature")
+    if isinstance(length, bool) or not isinstance(length, int) or length < 0:
+        raise ValueError(f"length must be a non-negative integer, got {length!r}")
+    was_training = model.training
+    model.eval()
+    device = model.fc.weight.device
+    generator = torch.Generator().manual_seed(seed)
+    logits, hidden = model(tu.char_to_tensor(prime).to(device).view(1, -1))
+    drawn = []
+    for _ in range(length):
+        probabilities = torch.softmax(logits[0, -1].double().cpu() / temperature, dim=0)
+        index = torch.multinomial(probabilities, 1, generator=generator)
+        drawn.append(index)
+        logits, hidden = model(index.to(device).view(1, 1), hidden)
+    model.train(was_training)
+    return prime + tu.tensor_to_text(torch.cat(drawn) if drawn else torch.zeros(0, dtype=torch.long))
+
 
 # %%
-print(tu.sample_text(loop_model, prime="Th", length=200, temperature=0.8, seed=123))
+print(sample_text(loop_model, prime="Th", length=200, temperature=0.8, seed=123))
 
 # %% [markdown]
 # After 100 iterations the model has learned frequent letters, spaces and a few short words.
 # For the full 20,000-iteration schedule we do not wait here: the benchmark script
-# `benchmarks/char_rnn_benchmark.py --full` ran it once on this machine and recorded the
-# validation loss every 1,000 iterations in `benchmarks/results/char_rnn_full.json`.
+# `benchmarks/char_rnn_benchmark.py --full` ran it once and recorded the validation loss every
+# 1,000 iterations in `benchmarks/results/char_rnn_full.json`.
 
 # %%
 results = Path("..") / "benchmarks" / "results"
 loop_curve = tu.read_result(results / "char_rnn_full.json")["rows"]
-target_iteration, target_seconds, target_loss = (loop_curve[-1][key] for key in ("iteration", "training_seconds", "validation_loss"))
-print(f"recorded full run: iteration {target_iteration:,}, validation loss {target_loss:.4f} nats/char "
-      f"= {tu.bits_per_char(target_loss):.3f} bits/char")
-print(f"its training took {target_seconds / 60:.1f} min")
+target_loss = loop_curve[-1]["validation_loss"]
+print(f"recorded full run: iteration {loop_curve[-1]['iteration']:,}, validation loss {target_loss:.4f} nats/char "
+      f"= {bits_per_char(target_loss):.3f} bits/char")
+print(f"its training took {loop_curve[-1]['training_seconds'] / 60:.1f} min")
 
 # %% [markdown]
 # ## The fast version
@@ -233,34 +372,139 @@ print(f"its training took {target_seconds / 60:.1f} min")
 #   steps inside PyTorch's GRU kernel; the loss is the same mean cross-entropy.
 # - **Mini-batches.** 16 sequences at once; the matrix products get 16 rows instead of one.
 # - **Truncated back-propagation through time.** The training text is cut into 16 long
-#   contiguous streams, and each iteration takes the next 100 characters of every stream
-#   (`tu.consecutive_batch`). The hidden state is carried from one chunk to the next (detached,
-#   so gradients flow back only 100 steps), so the model learns to use context longer than one
-#   chunk, as the validation stream requires.
+#   contiguous streams, and each iteration takes the next 100 characters of every stream. The
+#   hidden state is carried from one chunk to the next (detached, so gradients flow back only
+#   100 steps), so the model learns to use context longer than one chunk, as the validation
+#   stream requires.
 # - **Gradient clipping** to norm 1 keeps the occasional exploding RNN gradient from wrecking
 #   the weights, and that allows a larger **learning rate**: Adam at 0.01, warmed up over 20
 #   iterations and then decayed along a cosine to 5% of its peak.
 #
-# `tu.train_fast` implements this recipe; it records the validation loss every 300 iterations,
-# pausing its clock meanwhile. 1,500 iterations see $1500 \times 16 \times 100 = 2.4$ million
-# characters, about 3.5 passes over the training text.
+# First the chunks. Chunk `index` is the next `seq_len` characters of every stream, so the state
+# left by chunk `index - 1` is the right starting state for it; after the last chunk of a pass
+# the streams start again from their beginnings, with a fresh state:
+
+# %% tags=["export"]
+def consecutive_batch(data: torch.Tensor, batch_size: int, seq_len: int, index: int) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """The `index`-th chunk of truncated BPTT: inputs, targets, and whether it starts a new pass."""
+    batch_size, seq_len = positive_int(batch_size, "batch_size"), positive_int(seq_len, "seq_len")
+    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+        raise ValueError(f"index must be a non-negative integer, got {index!r}")
+    stream_len = (len(data) - 1) // batch_size
+    per_pass = stream_len // seq_len
+    if per_pass < 1:
+        raise ValueError(f"the text has {len(data)} characters, too few for {batch_size} streams of {seq_len + 1}")
+    position = (index % per_pass) * seq_len
+    offsets = torch.arange(batch_size, device=data.device)[:, None] * stream_len
+    chunks = data[offsets + position + torch.arange(seq_len + 1, device=data.device)]
+    return chunks[:, :-1], chunks[:, 1:], index % per_pass == 0
+
+
+# %%
+chunk_inputs, chunk_targets, fresh = consecutive_batch(train_data, batch_size=16, seq_len=100, index=0)
+next_inputs, _, _ = consecutive_batch(train_data, batch_size=16, seq_len=100, index=1)
+print("chunk shape:", tuple(chunk_inputs.shape), "| starts a pass:", fresh)
+print("stream 1, chunk 0 ends:  ", repr(tu.tensor_to_text(chunk_inputs[1, -30:])))
+print("stream 1, chunk 1 starts:", repr(tu.tensor_to_text(next_inputs[1, :30])))
+
+# %% [markdown]
+# The learning-rate schedule: a linear warm-up to the peak, then half a cosine down to 5% of it.
+
+# %% tags=["export"]
+def cosine_lr(iteration: int, total: int, peak: float, warmup: int = 0, final_fraction: float = 0.05) -> float:
+    """Learning rate at `iteration`: linear warm-up to `peak`, then cosine decay to `final_fraction * peak`."""
+    if iteration < warmup:
+        return peak * (iteration + 1) / warmup
+    progress = min(1.0, (iteration - warmup) / max(1, total - warmup))
+    return peak * (final_fraction + (1 - final_fraction) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+# %% [markdown]
+# The training loop puts the pieces together. Compared with the original's step, three lines are
+# new: the state comes from the previous chunk (and is *detached* from it, which is what truncates
+# the back-propagation), the gradient is clipped, and the learning rate follows the schedule.
+# Every `eval_every` iterations the loop records the validation loss, with its clock paused, and
+# it stops early once that loss reaches `stop_at_loss` (the benchmark uses this to time the run to
+# a target).
+
+# %% tags=["export"]
+@dataclass
+class FastHistory:
+    """What `train_fast` measured: one entry per validation, and the loss of every iteration."""
+
+    iterations: list[int] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    validation: list[float] = field(default_factory=list)
+    train_losses: list[float] = field(default_factory=list)
+
+
+def train_fast(model: CharRNN, train_data: torch.Tensor, iterations: int, *, batch_size: int = 16, seq_len: int = 100,
+               peak_lr: float = 0.01, warmup: int = 20, clip_norm: float = 1.0, valid_data: torch.Tensor | None = None,
+               eval_every: int = 0, stop_at_loss: float | None = None) -> FastHistory:
+    """Truncated BPTT over `consecutive_batch` chunks with Adam, a cosine schedule and gradient clipping."""
+    iterations = positive_int(iterations, "iterations")
+    peak_lr, clip_norm = positive_float(peak_lr, "peak_lr"), positive_float(clip_norm, "clip_norm")
+    optimizer = torch.optim.Adam(model.parameters(), lr=peak_lr)
+    history = FastHistory()
+    seconds, hidden = 0.0, None
+
+    def evaluate(iteration: int) -> bool:
+        if valid_data is None:
+            return False
+        loss = validation_loss(model, valid_data)
+        history.iterations.append(iteration)
+        history.seconds.append(seconds)
+        history.validation.append(loss)
+        return stop_at_loss is not None and loss <= stop_at_loss
+
+    evaluate(0)
+    model.train()
+    for iteration in range(iterations):
+        tu.synchronize(train_data.device)
+        start = time.perf_counter()
+        inputs, targets, fresh = consecutive_batch(train_data, batch_size, seq_len, iteration)
+        if fresh:
+            hidden = None
+        for group in optimizer.param_groups:
+            group["lr"] = cosine_lr(iteration, iterations, peak_lr, warmup)
+        optimizer.zero_grad()
+        logits, hidden = model(inputs, hidden)
+        hidden = hidden.detach() if isinstance(hidden, torch.Tensor) else tuple(h.detach() for h in hidden)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+        optimizer.step()
+        history.train_losses.append(loss.item())
+        tu.synchronize(train_data.device)
+        seconds += time.perf_counter() - start
+        done = iteration + 1
+        if (eval_every and done % eval_every == 0) or done == iterations:
+            if evaluate(done):
+                break
+    return history
+
+
+# %% [markdown]
+# 1,500 iterations see $1500 \times 16 \times 100 = 2.4$ million characters, about 3.5 passes
+# over the training text; the validation loss is recorded every 300.
 
 # %% tags=["nbval-ignore-output"]
 # Path-dependent output (not compared by nbval): 1,500 Adam steps turn the last-bit differences
 # between processors, BLAS builds and GPUs into different digits. The assertions check the claims.
 torch.manual_seed(123)
-fast_model = tu.CharRNN().to(device)
-history = tu.train_fast(fast_model, train_data, 1500, batch_size=16, seq_len=100, peak_lr=0.01,
-                        valid_data=valid_data, eval_every=300)
+fast_model = CharRNN().to(device)
+history = train_fast(fast_model, train_data, 1500, batch_size=16, seq_len=100, peak_lr=0.01,
+                     valid_data=valid_data, eval_every=300)
 for iteration, loss in zip(history.iterations, history.validation):
     print(f"iteration {iteration:5d} | validation loss {loss:.4f} nats/char")
 fast_loss = history.validation[-1]
 print(f"training time: {history.seconds[-1]:.1f} s")
 print()
 print(f"{'':28s}{'nats/char':>10s}{'bits/char':>11s}")
-print(f"{'loop, 100 iterations':28s}{loop_loss:10.4f}{tu.bits_per_char(loop_loss):11.3f}")
-print(f"{'loop, 20,000 iterations':28s}{target_loss:10.4f}{tu.bits_per_char(target_loss):11.3f}")
-print(f"{'fast, 1,500 iterations':28s}{fast_loss:10.4f}{tu.bits_per_char(fast_loss):11.3f}")
+print(f"{'loop, 100 iterations':28s}{loop_loss:10.4f}{bits_per_char(loop_loss):11.3f}")
+print(f"{'loop, 20,000 iterations':28s}{target_loss:10.4f}{bits_per_char(target_loss):11.3f}")
+print(f"{'fast, 1,500 iterations':28s}{fast_loss:10.4f}{bits_per_char(fast_loss):11.3f}")
+tu.glue("fast_validation_loss", round(fast_loss, 4))
 
 assert all(earlier > later for earlier, later in zip(history.validation, history.validation[1:])), "validation loss must fall at every check"
 assert fast_loss <= target_loss, f"fast model {fast_loss:.4f} is worse than the full loop's {target_loss:.4f}"
@@ -268,17 +512,15 @@ assert abs(fast_loss - 1.551) <= 0.02, f"fast model's loss {fast_loss:.4f} is ou
 
 # %% [markdown]
 # The fast model, after 1,500 iterations, beats the loop after 20,000. The exact digits above
-# depend on the machine: the same seed on other processors (AVX2 or AVX-512 kernels, PyTorch's
-# non-vectorised fallback, two threads instead of one) ended between 1.5488 and 1.5526 nats/char.
-# The cell therefore asserts what the numbers support, not the digits: the validation loss falls
-# at every check, ends at or below the full loop's, and lies within 0.02 of 1.551 (five times the
-# measured spread, and well clear of the loop's 1.6639).
-
-# %% [markdown]
-# How much faster is it? The benchmark script measured both in one run on this machine: the
-# loop's time per iteration over 300 iterations (times 20,000), and the fast version's training
-# time until its validation loss first reached the full loop's. Its output,
-# `benchmarks/results/char_rnn.json`:
+# depend on the machine: the same seed on other floating-point paths (AVX2 or AVX-512 kernels,
+# PyTorch's non-vectorised fallback, two threads instead of one) ended between 1.5488 and 1.5526
+# nats/char. The cell therefore asserts what the numbers support, not the digits: the validation
+# loss falls at every check, ends at or below the full loop's, and lies within 0.02 of 1.551 (five
+# times the measured spread, and well clear of the loop's 1.6639).
+#
+# How much faster is it? The benchmark script measured both in one run: the loop's time per
+# iteration (times 20,000), and the fast version's training time until its validation loss first
+# reached the full loop's. Its output, `benchmarks/results/char_rnn.json`:
 
 # %%
 benchmark = tu.read_result(results / "char_rnn.json")
@@ -289,12 +531,12 @@ print(f"speed-up: {fast_row['time_ratio']:.1f}x")
 
 # %% [markdown]
 # Validation loss against training time for both, from the two result files (logarithmic time
-# axis; the loop's points are every 1,000 iterations, the fast version's every 100):
+# axis):
 
 # %%
 fast_curve = benchmark["fast_curve"]["rows"]
 fig, ax = plt.subplots(figsize=(7, 4))
-for curve, style, label in ((loop_curve, "o-", "original loop (1 x 200 chars)"), (fast_curve, "s-", "fast (16 x 100 chars, TBPTT)")):
+for curve, style, label in ((loop_curve, "o-", "original loop (1 x 200 chars)"), (fast_curve, "s-", "fast (batched, TBPTT)")):
     ax.plot([row["training_seconds"] for row in curve[1:]], [row["validation_loss"] for row in curve[1:]], style, label=label)
 ax.axhline(target_loss, color="gray", linestyle="--", linewidth=1, label="loop after 20,000 iterations")
 ax.set_xscale("log")
@@ -320,8 +562,8 @@ plt.show()
 # in its last bits, and the text after it changes completely. The assertions check the claims.
 surprisals = []
 for temperature in (0.5, 0.8, 1.0):
-    sample = tu.sample_text(fast_model, prime="Th", length=200, temperature=temperature, seed=123)
-    surprisal = tu.validation_loss(fast_model, tu.char_to_tensor(sample).to(device))
+    sample = sample_text(fast_model, prime="Th", length=200, temperature=temperature, seed=123)
+    surprisal = validation_loss(fast_model, tu.char_to_tensor(sample).to(device))
     surprisals.append(surprisal)
     print(f"--- temperature {temperature}: {surprisal:.2f} nats/char of surprisal ---")
     print(sample)
@@ -340,20 +582,48 @@ assert surprisals[0] < surprisals[1] < surprisals[2], f"lower temperatures must 
 # unpickle anything but tensors and plain containers. Started again on the same folder, it
 # resumes from the newest checkpoint.
 #
-# A short demonstration with mini-batches of random portions (`tu.random_training_batch`): one
-# run is interrupted after 25 of 40 iterations and restarted from scratch, another runs straight
-# through.
+# The demonstration trains on mini-batches of random portions with one `GRU` call per batch:
+
+# %% tags=["export"]
+def random_training_batch(data: torch.Tensor, batch_size: int = 32, seq_len: int = 200) -> tuple[torch.Tensor, torch.Tensor]:
+    """`batch_size` random portions at once, as `(batch, seq_len)` inputs and targets.
+
+    The starts come from torch's global CPU generator, so the batches are the same on every device.
+    """
+    batch_size, seq_len = positive_int(batch_size, "batch_size"), positive_int(seq_len, "seq_len")
+    if len(data) < seq_len + 1:
+        raise ValueError(f"the text has {len(data)} characters, fewer than seq_len + 1 = {seq_len + 1}")
+    starts = torch.randint(0, len(data) - seq_len, (batch_size,)).to(data.device)
+    chunks = data[starts[:, None] + torch.arange(seq_len + 1, device=data.device)]
+    return chunks[:, :-1], chunks[:, 1:]
+
+
+def train_step_batched(model: CharRNN, optimizer: torch.optim.Optimizer, inputs: torch.Tensor, targets: torch.Tensor,
+                       clip_norm: float | None = None) -> float:
+    """One update on a `(batch, time)` mini-batch with a single `GRU` call over all time steps."""
+    optimizer.zero_grad()
+    logits, _ = model(inputs)
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+    loss.backward()
+    if clip_norm is not None:
+        nn.utils.clip_grad_norm_(model.parameters(), positive_float(clip_norm, "clip_norm"))
+    optimizer.step()
+    return loss.item()
+
+
+# %% [markdown]
+# One run is interrupted after 25 of 40 iterations and restarted from scratch, in what might be a
+# new process; another runs straight through.
 
 # %%
 def make_run(seed=123):
     random.seed(seed)
     torch.manual_seed(seed)
-    run_model = tu.CharRNN().to(device)
+    run_model = CharRNN().to(device)
     optimizer = torch.optim.Adam(run_model.parameters(), lr=0.005)
 
     def step(iteration):
-        batch = tu.random_training_batch(train_data, batch_size=16, seq_len=100)
-        return tu.train_step_batched(run_model, optimizer, *batch, clip_norm=1.0)
+        return train_step_batched(run_model, optimizer, *random_training_batch(train_data, batch_size=16, seq_len=100), clip_norm=1.0)
 
     return run_model, optimizer, step
 
@@ -385,6 +655,7 @@ with tempfile.TemporaryDirectory() as folder:
 print(f"resumed run: {len(resumed_losses)} losses, last {resumed_losses[-1]:.4f}")
 identical = all(torch.equal(a, b) for a, b in zip(resumed.state_dict().values(), straight.state_dict().values()))
 print("parameters identical to the uninterrupted run:", identical and resumed_losses == straight_losses)
+assert identical and resumed_losses == straight_losses
 
 # %% [markdown]
 # The resumed run continued from iteration 20, the newest checkpoint, with the generators in the
@@ -397,26 +668,27 @@ print("parameters identical to the uninterrupted run:", identical and resumed_lo
 # - A character-level language model predicts the next character; its cross-entropy in bits
 #   per character says how many bits it needs per character of unseen text.
 # - The original recipe steps the GRU one character at a time in Python. It learns, but spends
-#   its time on hundreds of tiny calls per iteration: the 20,000-iteration schedule takes about
-#   an hour on this CPU.
+#   its time on hundreds of tiny calls per iteration.
 # - The same model trained with whole-sequence GRU calls, mini-batches, truncated
-#   back-propagation through time, clipping and a cosine learning-rate schedule reaches a lower
-#   validation loss than the full loop in a small fraction of the time (the ratio above).
-# - Temperature trades safety for variety when sampling.
+#   back-propagation through time, clipping and a cosine learning-rate schedule reached
+#   {glue:text}`fast_validation_loss` nats/char after 1,500 iterations, below the full loop's
+#   loss after 20,000, in a small fraction of the time (the ratio above).
+# - Temperature trades safety for variety when sampling: the lower it is, the less surprising the
+#   text is to the model that wrote it.
 # - Checkpoints written atomically and read with `weights_only=True`, including the random
 #   generators, make long runs resumable with exactly the same result.
 #
 # ## Exercises
 #
-# 1. **LSTM vs GRU.** `tu.CharRNN(cell="lstm")` swaps the GRU for an LSTM (it has a cell state
-#    besides the hidden state, and four weight matrices per layer where the GRU has three). Train it with `tu.train_fast`
-#    for 1,500 iterations: which reaches the lower validation loss, and which is faster per
-#    iteration?
+# 1. **LSTM vs GRU.** `CharRNN(cell="lstm")` swaps the GRU for an LSTM (it has a cell state
+#    besides the hidden state, and four weight matrices per layer where the GRU has three). Train
+#    it with `train_fast` for 1,500 iterations: which reaches the lower validation loss, and which
+#    is faster per iteration?
 # 2. **Temperature.** Sample at 0.2 and at 1.5. What goes wrong at each end? Estimate, for a
 #    temperature of your choice, how often the sampled text contains a word not in the novel.
 # 3. **Sequence length.** Train the fast version with `seq_len` 25, 50 and 200 (adjust
-#    `batch_size` so that each iteration sees the same number of characters). How do the validation
-#    loss and the time per iteration change, and why does carrying the hidden state matter more
-#    for short chunks?
+#    `batch_size` so that each iteration sees the same number of characters). How do the
+#    validation loss and the time per iteration change, and why does carrying the hidden state
+#    matter more for short chunks?
 # 4. **Without the tricks.** Remove one ingredient at a time from the fast recipe (carry no state
 #    between chunks, no clipping, a constant learning rate) and see which matters most.

@@ -12,7 +12,6 @@ benchmark beside the committed CPU result.
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import subprocess
@@ -22,22 +21,10 @@ from pathlib import Path
 
 import nbformat
 
+from tutorial_utils.record import glued_values, notebook_glue
+
 ROOT = Path(__file__).resolve().parents[1]
 _GLUED: dict[str, object] = {}
-
-
-def glued_values(outputs: list) -> dict[str, object]:
-    """The values glued into these cell outputs, by name (myst-nb keeps a value's repr as text/plain)."""
-    values = {}
-    for output in outputs:
-        name = output.get("metadata", {}).get("scrapbook", {}).get("name")
-        texts = [text for mime, text in output.get("data", {}).items() if mime.endswith("text/plain")]
-        if name and texts:
-            try:
-                values[name] = ast.literal_eval(texts[0])
-            except (ValueError, SyntaxError):
-                values[name] = texts[0]
-    return values
 
 
 def pytest_runtest_teardown(item) -> None:
@@ -59,7 +46,7 @@ def nbval_rows(out: Path) -> list[dict]:
         rows.append({"what": f"nbval {stem}", "cpu": "passes in `make test`", "gpu": f"{verdict} in {float(suite.get('time')):.1f} s"})
         glue_file = out / f"glue_{stem}.json"
         fresh = json.loads(glue_file.read_text()) if glue_file.exists() else {}
-        stored = glued_values([o for cell in nbformat.read(ROOT / "notebooks" / f"{stem}.ipynb", 4).cells for o in cell.get("outputs", [])])
+        stored = notebook_glue(nbformat.read(ROOT / "notebooks" / f"{stem}.ipynb", as_version=4))
         rows += [{"what": f"{stem}: {name}", "cpu": value, "gpu": fresh.get(name)} for name, value in stored.items()]
     return rows
 

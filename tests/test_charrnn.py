@@ -125,7 +125,7 @@ def test_sampling_is_seeded_and_primed():
     assert first.startswith("Th") and len(first) == 42
     assert sample_text(model, "Th", 40, temperature=0.8, seed=1) == first
     assert sample_text(model, "Th", 40, temperature=0.8, seed=2) != first
-    with pytest.raises(ValueError, match="temperature must be positive"):
+    with pytest.raises(ValueError, match="temperature must be a finite number greater than 0"):
         sample_text(model, temperature=0.0)
     with pytest.raises(ValueError, match="at least one character"):
         sample_text(model, "")

@@ -10,7 +10,6 @@ from tutorial_utils.checkpoint import (
     CheckpointError,
     checkpoint_path,
     get_rng_state,
-    latest_checkpoint,
     list_checkpoints,
     load_checkpoint,
     save_checkpoint,
@@ -64,7 +63,7 @@ def test_interrupted_and_resumed_run_equals_uninterrupted_run_bit_for_bit(tmp_pa
 
     with pytest.raises(KeyboardInterrupt):
         train_resumable(model, optimizer, interrupted, 10, tmp_path / "resumed", checkpoint_every=3)
-    assert latest_checkpoint(tmp_path / "resumed") == checkpoint_path(tmp_path / "resumed", 6)
+    assert list_checkpoints(tmp_path / "resumed")[-1] == checkpoint_path(tmp_path / "resumed", 6)
 
     # A fresh process: different initial weights and generator states, restored from the checkpoint.
     model, optimizer, step = tiny_setup(seed=999)

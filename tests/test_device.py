@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from tutorial_utils import get_device
+from tutorial_utils import get_device, synchronize
 
 
 def test_default_follows_cuda_availability(monkeypatch):
@@ -25,3 +25,30 @@ def test_nonsense_device_name(monkeypatch):
     monkeypatch.setenv("TUTORIAL_DEVICE", "gpu please")
     with pytest.raises(ValueError, match="not a device name"):
         get_device()
+
+
+@pytest.mark.parametrize("name", ["xla", "ipu", "meta"])
+def test_devices_the_notebooks_do_not_run_on_are_refused(monkeypatch, name):
+    monkeypatch.setenv("TUTORIAL_DEVICE", name)
+    with pytest.raises(ValueError, match=f"run on 'cpu', 'cuda' or 'mps', not '{name}'"):
+        get_device()
+
+
+def test_mps_is_checked_before_it_is_used(monkeypatch):
+    monkeypatch.setenv("TUTORIAL_DEVICE", "mps")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(RuntimeError, match="Apple's MPS, which this machine does not have"):
+        get_device()
+
+
+def test_a_cuda_index_beyond_the_machine_is_an_error(monkeypatch):
+    monkeypatch.setenv("TUTORIAL_DEVICE", "cuda:3")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(RuntimeError, match="1 CUDA device"):
+        get_device()
+
+
+def test_synchronize_is_a_no_op_on_the_cpu():
+    synchronize("cpu")
+    synchronize(torch.device("cpu"))

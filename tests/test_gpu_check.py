@@ -1,4 +1,4 @@
-"""The GPU check: it stops at once without a GPU, and its report reads glued values, not printed text."""
+"""The GPU check: it stops at once without a GPU, and its report reads glued values (tu.glue), not printed text."""
 
 import json
 import os
@@ -9,6 +9,8 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
+
+from tutorial_utils.record import notebook_glue
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,7 +30,7 @@ def test_gpu_check_stops_without_a_gpu(tmp_path):
 def test_the_plugin_records_what_a_notebook_glues_under_nbval(tmp_path):
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell(
-        "from myst_nb import glue\nglue('accuracy', round(91.85, 2), display=False)\nglue('label', 'fast', display=False)\nprint('done')"
+        "import tutorial_utils as tu\ntu.glue('accuracy', round(91.85, 2))\ntu.glue('label', 'fast')\nprint('done')"
     )]
     NotebookClient(notebook, kernel_name="python3").execute()
     path = tmp_path / "demo.ipynb"
@@ -42,9 +44,7 @@ def test_the_plugin_records_what_a_notebook_glues_under_nbval(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads(glue_file.read_text()) == {"accuracy": 91.85, "label": "fast"}
 
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        import gpu_report
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
-    assert gpu_report.glued_values(notebook.cells[0].outputs) == {"accuracy": 91.85, "label": "fast"}
+    assert notebook_glue(notebook) == {"accuracy": 91.85, "label": "fast"}
+    from myst_nb.ext.glue import extract_glue_data_cell  # the book's renderer reads the same outputs
+
+    assert [key for key, _ in extract_glue_data_cell(notebook.cells[0])] == ["accuracy", "label"]

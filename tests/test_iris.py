@@ -1,7 +1,10 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from tutorial_utils import binary_subset, shuffle_split, standardize
+from tutorial_utils import CorruptDataError, binary_subset, shuffle_split, standardize
+from tutorial_utils.datasets.iris import IRIS_CLASSES, parse_iris, verify_iris
 
 
 def test_binary_subset_keeps_two_classes_and_sepal_columns():
@@ -47,3 +50,51 @@ def test_split_tensors_keep_values_and_order():
     X_train, y_train, X_test, y_test = split.tensors()
     assert X_train.dtype == torch.float32 and X_test.tolist() == [[3.0, 4.0]] and y_train.tolist() == [1.0]
     assert split.tensors(dtype=torch.float64)[3].dtype == torch.float64
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+needs_shared = pytest.mark.skipif(not (SHARED / "iris" / "iris.data").exists(), reason="no offline data copy beside the checkout")
+
+
+def iris_file(rows_per_class=50, bad_value=None):
+    lines = [f"{5 + i / 100:.2f},{3 + c / 10:.1f},1.{c},0.{c + 1},{name}" for c, name in enumerate(IRIS_CLASSES) for i in range(rows_per_class)]
+    if bad_value is not None:
+        lines[7] = f"{bad_value},3.0,1.0,0.1,Iris-setosa"
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.mark.parametrize("bad_value", ["nan", "inf", "-1.0", "1e9", "abc"])
+def test_parse_rejects_values_that_are_not_measurements(bad_value):
+    with pytest.raises(CorruptDataError, match=r"line 8 is not 4 measurements"):
+        parse_iris(iris_file(bad_value=bad_value))
+
+
+def test_parse_rejects_wrong_counts_and_foreign_bytes():
+    with pytest.raises(CorruptDataError, match="expected 150 rows, found 147"):
+        parse_iris(iris_file(rows_per_class=49))
+    with pytest.raises(CorruptDataError, match="not UTF-8"):
+        parse_iris(b"\xff\xfe" + iris_file())
+
+
+def test_well_formed_rows_with_other_values_are_not_the_uci_data():
+    with pytest.raises(CorruptDataError, match="not the UCI values"):
+        verify_iris(iris_file())
+
+
+@needs_shared
+def test_the_uci_values_pass_whatever_the_line_ends():
+    content = (SHARED / "iris" / "iris.data").read_bytes()
+    for variant in (content, content + b"\n\n", content.replace(b"\n", b"\r\n")):
+        verify_iris(variant)
+    features, _ = parse_iris(content)
+    assert features[37].tolist() == [4.9, 3.1, 1.5, 0.1]  # the UCI copy's transcription error is kept
+
+
+def test_standardize_rejects_nan():
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        standardize(np.array([[1.0, np.nan], [2.0, 3.0]]), np.zeros((1, 2)))
+
+
+def test_binary_subset_rejects_other_layouts():
+    with pytest.raises(ValueError, match=r"expected Iris features \(150, 4\)"):
+        binary_subset(np.zeros((10, 4)), np.zeros(10))

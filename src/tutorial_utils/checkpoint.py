@@ -21,18 +21,6 @@ import torch
 
 from .files import write_atomically
 
-__all__ = [
-    "CheckpointError",
-    "checkpoint_path",
-    "get_rng_state",
-    "latest_checkpoint",
-    "list_checkpoints",
-    "load_checkpoint",
-    "save_checkpoint",
-    "set_rng_state",
-    "train_resumable",
-]
-
 _NAME = re.compile(r"^checkpoint_(\d{8})\.pt$")
 _REQUIRED = ("iteration", "model", "optimizer", "rng", "extra")
 
@@ -52,12 +40,6 @@ def list_checkpoints(directory: str | os.PathLike) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(path for path in folder.iterdir() if _NAME.match(path.name))
-
-
-def latest_checkpoint(directory: str | os.PathLike) -> Path | None:
-    """The checkpoint with the highest iteration count in ``directory``, or ``None``."""
-    found = list_checkpoints(directory)
-    return found[-1] if found else None
 
 
 def get_rng_state() -> dict[str, Any]:
@@ -122,7 +104,6 @@ def load_checkpoint(
     path: str | os.PathLike,
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer | None = None,
-    restore_rng: bool = True,
 ) -> dict[str, Any]:
     """Load a checkpoint into ``model`` (and ``optimizer``) and restore the generators.
 
@@ -144,8 +125,7 @@ def load_checkpoint(
     model.load_state_dict(payload["model"])
     if optimizer is not None:
         optimizer.load_state_dict(payload["optimizer"])
-    if restore_rng:
-        set_rng_state(payload["rng"])
+    set_rng_state(payload["rng"])
     return {"iteration": payload["iteration"], "extra": payload["extra"]}
 
 

@@ -33,7 +33,8 @@ HTML = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html")).resolve()
 SCREENSHOTS = HTML.parent / "screenshots"
 TOC = ROOT / "_toc.yml"
 VIEWPORT = {"width": 1280, "height": 800}
-# Chromium's own start-up traffic is cut off: this machine's network is closed (see the env notes).
+# Chromium's own background traffic (updates, sync, component downloads) is switched off: the test
+# must behave the same on a machine without network access.
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

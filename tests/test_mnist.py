@@ -1,3 +1,7 @@
+"""MNIST helpers: tensors from torchvision's dataset, the confusion matrix, and the pictures."""
+
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -6,88 +10,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
-from tutorial_utils import TensorLoader, confusion_matrix, mnist_to_tensors, plot_confusion_matrix, plot_image_grid  # noqa: E402
+from tutorial_utils import CorruptDataError, confusion_matrix, mnist_to_tensors, plot_confusion_matrix, plot_image_grid  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
 def close_figures():
     yield
     plt.close("all")
-
-
-def toy_data(n=23):
-    features = torch.arange(n * 3, dtype=torch.float32).view(n, 3)
-    targets = torch.arange(n) * 10
-    return features, targets
-
-
-@pytest.mark.parametrize("shuffle", [False, True])
-@pytest.mark.parametrize("drop_last", [False, True])
-def test_loader_matches_dataloader_batches_and_rng_use(shuffle, drop_last):
-    features, targets = toy_data()
-    reference = DataLoader(TensorDataset(features, targets), batch_size=5, shuffle=shuffle, drop_last=drop_last)
-    ours = TensorLoader(features, targets, batch_size=5, shuffle=shuffle, drop_last=drop_last)
-    torch.manual_seed(123)
-    expected = [list(reference) for _ in range(2)]  # two passes: the order changes between epochs
-    after_reference = torch.rand(3)
-    torch.manual_seed(123)
-    got = [list(ours) for _ in range(2)]
-    after_ours = torch.rand(3)
-    assert len(ours) == len(reference)
-    for epoch_expected, epoch_got in zip(expected, got):
-        assert len(epoch_got) == len(epoch_expected)
-        for (xe, ye), (xg, yg) in zip(epoch_expected, epoch_got):
-            assert torch.equal(xe, xg) and torch.equal(ye, yg)
-    assert torch.equal(after_reference, after_ours), "the global generator must be left in the same state"
-    if shuffle:
-        first, second = (torch.cat([y for _, y in epoch]) for epoch in got)
-        assert not torch.equal(first, second)
-
-
-def test_loader_keeps_rows_aligned_and_covers_every_row_once():
-    features, targets = toy_data()
-    torch.manual_seed(0)
-    batches = list(TensorLoader(features, targets, batch_size=4, shuffle=True))
-    seen = torch.cat([y for _, y in batches])
-    assert sorted(seen.tolist()) == targets.tolist() and seen.tolist() != targets.tolist()
-    for xb, yb in batches:
-        assert torch.equal(xb, features[yb // 10])
-
-
-def test_loader_keeps_or_drops_the_short_last_batch():
-    features, targets = toy_data(23)
-    kept = list(TensorLoader(features, targets, batch_size=5))
-    dropped = list(TensorLoader(features, targets, batch_size=5, drop_last=True))
-    assert [len(y) for _, y in kept] == [5, 5, 5, 5, 3]
-    assert [len(y) for _, y in dropped] == [5, 5, 5, 5]
-    assert len(TensorLoader(features, targets, batch_size=5)) == 5
-    assert len(TensorLoader(features, targets, batch_size=5, drop_last=True)) == 4
-    assert torch.equal(kept[-1][1], targets[20:])
-
-
-def test_loader_rejects_unequal_lengths():
-    with pytest.raises(ValueError, match="same length, got 5 and 4"):
-        TensorLoader(torch.zeros(5, 2), torch.zeros(4), batch_size=2)
-
-
-@pytest.mark.parametrize("batch_size", [0, -1, 2.5, True])
-def test_loader_rejects_bad_batch_size(batch_size):
-    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
-        TensorLoader(torch.zeros(5, 2), torch.zeros(5), batch_size=batch_size)
-
-
-def test_loader_rejects_tensors_on_different_devices():
-    with pytest.raises(ValueError, match="same device, got meta and cpu"):
-        TensorLoader(torch.zeros(5, 2, device="meta"), torch.zeros(5), batch_size=2)
-
-
-def test_loader_rejects_scalars_and_non_tensors():
-    with pytest.raises(ValueError, match="targets must have a first dimension"):
-        TensorLoader(torch.zeros(5, 2), torch.tensor(1), batch_size=2)
-    with pytest.raises(TypeError, match="features must be a torch.Tensor"):
-        TensorLoader(np.zeros((5, 2)), torch.zeros(5), batch_size=2)
 
 
 class FakeMNIST:
@@ -112,7 +42,7 @@ def test_mnist_to_tensors_rejects_bad_datasets():
     with pytest.raises(ValueError, match="uint8 tensor of shape"):
         mnist_to_tensors(FakeMNIST(torch.zeros(3, 4, 5), torch.zeros(3)))
     with pytest.raises(ValueError, match="3 images but 2 targets"):
-        mnist_to_tensors(FakeMNIST(torch.zeros(3, 4, 5, dtype=torch.uint8), torch.zeros(2)))
+        mnist_to_tensors(FakeMNIST(torch.zeros(3, 4, 5, dtype=torch.uint8), torch.zeros(2, dtype=torch.int64)))
 
 
 def test_confusion_matrix_counts_a_tiny_example():
@@ -128,7 +58,7 @@ def test_confusion_matrix_counts_a_tiny_example():
 def test_confusion_matrix_rejects_bad_input():
     with pytest.raises(ValueError, match="same length, got 3 and 2"):
         confusion_matrix(torch.tensor([0, 1, 2]), torch.tensor([0, 1]), num_classes=3)
-    with pytest.raises(ValueError, match=r"predictions holds labels outside 0\.\.2"):
+    with pytest.raises(ValueError, match=r"predictions hold labels outside 0\.\.2"):
         confusion_matrix(torch.tensor([0, 1]), torch.tensor([0, 3]), num_classes=3)
     with pytest.raises(ValueError, match="integer labels"):
         confusion_matrix(torch.tensor([0.0, 1.0]), torch.tensor([0, 1]), num_classes=3)
@@ -172,3 +102,45 @@ def test_plot_confusion_matrix_checks_shape_and_names():
         plot_confusion_matrix(np.zeros((2, 3)))
     with pytest.raises(ValueError, match="3 class names for a 2x2"):
         plot_confusion_matrix(np.zeros((2, 2)), class_names=["a", "b", "c"])
+
+
+def test_mnist_to_tensors_refuses_float_labels_instead_of_truncating_them():
+    with pytest.raises(ValueError, match="integer label per image, got torch.float32"):
+        mnist_to_tensors(FakeMNIST(torch.zeros(2, 4, 5, dtype=torch.uint8), torch.tensor([1.7, 2.2])))
+
+
+def test_read_idx_checks_the_header_against_the_size(tmp_path):
+    from tutorial_utils.datasets.mnist import read_idx
+
+    good = tmp_path / "good"
+    good.write_bytes(b"\x00\x00\x08\x02" + (2).to_bytes(4, "big") + (3).to_bytes(4, "big") + bytes(range(6)))
+    assert read_idx(good).tolist() == [[0, 1, 2], [3, 4, 5]]
+    short = tmp_path / "short"
+    short.write_bytes(good.read_bytes()[:-1])
+    with pytest.raises(CorruptDataError, match=r"announces shape \(2, 3\), but the file holds 5 bytes"):
+        read_idx(short)
+    with pytest.raises(CorruptDataError, match="not an IDX file"):
+        read_idx(tmp_path.joinpath("text").write_bytes(b"hello") and tmp_path / "text")
+
+
+def test_plots_refuse_nan_and_negative_counts():
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        plot_image_grid(np.full((1, 784), np.nan))
+    with pytest.raises(ValueError, match="no negative"):
+        plot_confusion_matrix(np.array([[1, -1], [0, 2]]))
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.mark.skipif(not (SHARED / "mnist").exists(), reason="no offline data copy beside the checkout")
+def test_real_mirror_files_verify_and_load_both_ways(tmp_path, monkeypatch):
+    from tutorial_utils import load_mnist, load_mnist_arrays
+
+    monkeypatch.setenv("TUTORIAL_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("TUTORIAL_DATA_MIRROR", str(SHARED))
+    X_train, y_train, X_test, y_test = load_mnist_arrays()
+    assert X_train.shape == (60_000, 28, 28) and X_test.shape == (10_000, 28, 28) and X_train.dtype == np.uint8
+    assert y_train[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4] and y_test[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
+    train, test = load_mnist()
+    assert torch.equal(train.data, torch.from_numpy(X_train.copy())) and len(test) == 10_000

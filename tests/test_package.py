@@ -1,0 +1,62 @@
+"""The package's shape: cheap to import, one list of public names, modules exported from the notebooks."""
+
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import tutorial_utils
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import export_notebooks  # noqa: E402
+
+sys.path.remove(str(ROOT / "scripts"))
+
+
+def test_importing_the_package_loads_no_framework_and_no_plotting_library():
+    code = "import sys, tutorial_utils as tu; tu.__all__; print(sorted(m for m in ('torch', 'tensorflow', 'matplotlib', 'numpy') if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "[]"
+
+
+def test_a_data_loader_does_not_import_torch_or_matplotlib():
+    code = ("import sys, tutorial_utils as tu; tu.load_mnist_arrays, tu.iterate_minibatches, tu.encode_text; "
+            "print(sorted(m for m in ('torch', 'tensorflow', 'matplotlib') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "[]"
+
+
+@pytest.mark.parametrize("name", tutorial_utils.__all__)
+def test_every_public_name_resolves_to_its_module(name):
+    value = getattr(tutorial_utils, name)
+    module = tutorial_utils._PUBLIC[name]
+    assert getattr(importlib.import_module(f"tutorial_utils.{module}"), name) is value
+
+
+def test_an_unknown_name_is_an_attribute_error():
+    with pytest.raises(AttributeError, match="has no attribute 'load_cifar'"):
+        tutorial_utils.load_cifar  # noqa: B018
+
+
+def test_exported_modules_match_their_notebooks():
+    assert export_notebooks.main(["--check"]) == 0
+
+
+def test_the_check_fails_when_one_side_is_edited(tmp_path, monkeypatch):
+    module = export_notebooks.PACKAGE / "logreg.py"
+    original = module.read_text()
+    try:
+        module.write_text(original.replace("torch.where", "torch.where (edited by hand)", 1))
+        assert export_notebooks.main(["--check"]) == 1
+    finally:
+        module.write_text(original)
+    notebook = ROOT / "notebooks" / "01_logreg_manual.py"
+    copy = tmp_path / "notebooks" / notebook.name
+    copy.parent.mkdir()
+    copy.write_text(notebook.read_text().replace("a `cond` of 0s and 1s", "a `cond` of zeros and ones", 1))
+    monkeypatch.setattr(export_notebooks, "ROOT", tmp_path)  # the notebook edited, the package's module not
+    monkeypatch.setattr(export_notebooks, "EXPORTS", {"01_logreg_manual": "logreg"})
+    assert export_notebooks.main(["--check"]) == 1
