@@ -1,5 +1,7 @@
 import hashlib
+import os
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -124,7 +126,7 @@ def test_files_that_are_not_checkpoints_are_rejected(tmp_path):
     with pytest.raises(CheckpointError, match=r"other\.pt is not a checkpoint"):
         load_checkpoint(tmp_path / "other.pt", model)
     torch.save({"iteration": 1, "model": {}, "optimizer": {}, "rng": {}, "extra": random.Random()}, tmp_path / "pickle.pt")
-    with pytest.raises(CheckpointError, match=r"pickle\.pt is truncated or corrupt"):  # weights_only refuses arbitrary objects
+    with pytest.raises(CheckpointError, match=r"pickle\.pt holds an object that safe loading refuses \(the file itself is readable, not damaged\)"):
         load_checkpoint(tmp_path / "pickle.pt", model)
 
 
@@ -137,7 +139,84 @@ def test_rng_state_round_trip():
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == first
 
 
-def test_bad_arguments():
+@pytest.mark.parametrize(("argument", "value"), [("checkpoint_every", 0), ("checkpoint_every", 2.5), ("keep", 0), ("num_iterations", -1), ("num_iterations", True)])
+def test_bad_arguments(tmp_path, argument, value):
     model, optimizer, step = tiny_setup()
-    with pytest.raises(ValueError, match="checkpoint_every >= 1"):
-        train_resumable(model, optimizer, step, 5, "unused", checkpoint_every=0)
+    arguments = {"num_iterations": 5, "checkpoint_every": 2, "keep": 2, argument: value}
+    with pytest.raises(ValueError, match=f"{argument} must be a"):
+        train_resumable(model, optimizer, step, checkpoint_dir=tmp_path, **arguments)
+
+
+@pytest.mark.parametrize(("extra", "where"), [
+    ({"best": np.float64(0.25)}, r"extra\['best'\] is a numpy.float64.*float\(\)"),
+    ({"curve": np.zeros(3)}, r"extra\['curve'\] is a numpy.ndarray"),
+    ({"folder": Path("runs")}, r"extra\['folder'\] is a pathlib.*Path"),
+    ({"history": [1.0, {"at": object()}]}, r"extra\['history'\]\[1\]\['at'\] is a builtins.object"),
+    ({3: "three"}, "has the key 3 of type int"),
+])
+def test_extra_that_a_safe_load_could_not_read_is_refused_when_saving(tmp_path, extra, where):
+    model, optimizer, _ = tiny_setup()
+    with pytest.raises(TypeError, match=where):
+        save_checkpoint(tmp_path / "checkpoint_00000001.pt", model, optimizer, 1, extra=extra)
+    assert not any(tmp_path.iterdir())
+    save_checkpoint(tmp_path / "ok.pt", model, optimizer, 1, extra={"best": 0.25, "curve": torch.zeros(3), "folder": "runs", "n": None})
+    assert load_checkpoint(tmp_path / "ok.pt", model, optimizer)["extra"]["folder"] == "runs"
+
+
+def test_a_checkpoint_of_another_model_loads_nothing(tmp_path):
+    seed_all(0)
+    small = CharRNN(vocab_size=50, embedding_size=8, hidden_size=8)
+    save_checkpoint(tmp_path / "small.pt", small, torch.optim.Adam(small.parameters()), 1)
+    model, optimizer, _ = tiny_setup()
+    before = {name: value.clone() for name, value in model.state_dict().items()}
+    with pytest.raises(CheckpointError, match=r"small\.pt does not fit this model and optimizer, so nothing was loaded: embedding.weight: checkpoint \(50, 8\), model \(100, 8\)"):
+        load_checkpoint(tmp_path / "small.pt", model, optimizer)
+    assert all(torch.equal(value, before[name]) for name, value in model.state_dict().items())
+
+
+def test_an_adam_state_does_not_load_into_sgd(tmp_path):
+    model, optimizer, step = tiny_setup()
+    step(0)  # Adam now holds exp_avg and exp_avg_sq
+    save_checkpoint(tmp_path / "adam.pt", model, optimizer, 1)
+    sgd = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    with pytest.raises(CheckpointError, match="holds a Adam state, the optimizer is a SGD"):
+        load_checkpoint(tmp_path / "adam.pt", model, sgd)
+    assert sgd.state_dict()["state"] == {}
+
+
+@pytest.mark.filterwarnings("ignore:for .*copying from a non-meta parameter")
+def test_a_checkpoint_resumes_on_another_device(tmp_path):
+    """Written on the CPU, loaded into a model on another device ("meta" stands in for a GPU here):
+    the generator states must stay CPU tensors, the parameters go where the model is."""
+    model, optimizer, step = tiny_setup()
+    step(0)
+    save_checkpoint(tmp_path / "c.pt", model, optimizer, 1)
+    moved = CharRNN(embedding_size=8, hidden_size=8).to("meta")
+    state = load_checkpoint(tmp_path / "c.pt", moved, torch.optim.Adam(moved.parameters(), lr=0.01))
+    assert state["iteration"] == 1 and next(moved.parameters()).device.type == "meta"
+    assert torch.get_rng_state().device.type == "cpu"
+
+
+def test_a_resumed_run_never_trains_longer_than_asked(tmp_path):
+    model, optimizer, step = tiny_setup()
+    train_resumable(model, optimizer, step, 6, tmp_path, checkpoint_every=3)
+    with pytest.raises(CheckpointError, match=r"at iteration 6, beyond num_iterations=4: ask for at least 6"):
+        train_resumable(model, optimizer, step, 4, tmp_path, checkpoint_every=3)
+    assert len(train_resumable(model, optimizer, step, 6, tmp_path, checkpoint_every=3)) == 6
+
+
+def test_a_file_where_the_checkpoint_folder_belongs_is_named(tmp_path):
+    model, optimizer, step = tiny_setup()
+    (tmp_path / "runs").write_text("not a folder")
+    with pytest.raises(CheckpointError, match="is a file, not a folder of checkpoints"):
+        train_resumable(model, optimizer, step, 3, tmp_path / "runs", checkpoint_every=1)
+
+
+def test_checkpoints_follow_the_umask(tmp_path):
+    model, optimizer, _ = tiny_setup()
+    previous = os.umask(0o022)
+    try:
+        path = save_checkpoint(tmp_path / "c.pt", model, optimizer, 1)
+    finally:
+        os.umask(previous)
+    assert path.stat().st_mode & 0o777 == 0o644

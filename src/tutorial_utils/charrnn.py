@@ -151,6 +151,8 @@ def consecutive_batch(data: torch.Tensor, batch_size: int, seq_len: int, index: 
 
 def cosine_lr(iteration: int, total: int, peak: float, warmup: int = 0, final_fraction: float = 0.05) -> float:
     """Learning rate at `iteration`: linear warm-up to `peak`, then cosine decay to `final_fraction * peak`."""
+    if total < 1 or warmup < 0 or not 0 <= final_fraction <= 1:
+        raise ValueError(f"need total >= 1, warmup >= 0 and 0 <= final_fraction <= 1, got {total}, {warmup}, {final_fraction}")
     if iteration < warmup:
         return peak * (iteration + 1) / warmup
     progress = min(1.0, (iteration - warmup) / max(1, total - warmup))
@@ -173,6 +175,8 @@ def train_fast(model: CharRNN, train_data: torch.Tensor, iterations: int, *, bat
     """Truncated BPTT over `consecutive_batch` chunks with Adam, a cosine schedule and gradient clipping."""
     iterations = positive_int(iterations, "iterations")
     peak_lr, clip_norm = positive_float(peak_lr, "peak_lr"), positive_float(clip_norm, "clip_norm")
+    if eval_every < 0:
+        raise ValueError(f"eval_every must be 0 (only at the start and the end) or positive, got {eval_every}")
     optimizer = torch.optim.Adam(model.parameters(), lr=peak_lr)
     history = FastHistory()
     seconds, hidden = 0.0, None

@@ -19,7 +19,13 @@ def glue(name: str, value: Any) -> None:
     """Record ``value`` under ``name`` in the current cell's outputs, without showing it.
 
     Record rounded values (``round(loss, 4)``): the stored text is compared with the next run's.
+
+    Raises:
+        ValueError: if ``name`` is not a non-empty string without spaces or ``::`` (the book quotes
+            it as ``notebook::name``).
     """
+    if not isinstance(name, str) or not name or any(c.isspace() for c in name) or "::" in name:
+        raise ValueError(f"a glue name must be a non-empty string without spaces or '::', got {name!r}")
     from IPython.core.formatters import format_display_data
     from IPython.display import display
 

@@ -258,8 +258,8 @@ def fetch(remote: RemoteFile) -> Path:
         raise DataSettingError(
             f"cannot use the data cache {folder} ({error.strerror}: {error.filename}); set {CACHE_ENV_VAR} to a folder you can write to"
         ) from None
-    except (NotADirectoryError, FileExistsError) as error:
-        raise DataSettingError(f"cannot use the data cache {folder} ({error}); set {CACHE_ENV_VAR} to an empty folder") from None
+    except OSError as error:  # a file where a folder belongs, a name too long, a full or read-only disk, ...
+        raise DataSettingError(f"cannot use the data cache {folder} ({error}); set {CACHE_ENV_VAR} to another folder") from None
 
 
 def _cached_copy_is_good(path: Path, remote: RemoteFile) -> bool:
