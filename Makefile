@@ -25,7 +25,7 @@ export MPLBACKEND := module://matplotlib_inline.backend_inline
 time_stage = start=$$(date +%s); $(2); echo "[stage] $(1): $$(( $$(date +%s) - start )) s"
 
 
-.PHONY: help setup book results test unit notebooks nbval nbval-perturbed export book-strict browser-deps browser lab sync execute clean readme-picture
+.PHONY: help setup book results test unit notebooks nbval nbval-perturbed export setup-cells book-strict browser-deps browser lab sync execute clean readme-picture
 
 help:
 	@echo "make book   build the HTML book into _build/html (stored outputs, no data needed)"
@@ -99,6 +99,10 @@ lab: $(STAMP)
 
 sync: $(STAMP)
 	$(BIN)/jupytext --sync notebooks/*.ipynb
+
+# Every notebook's first cell: install the helper package from _config.yml's repository when missing.
+setup-cells: $(STAMP)
+	$(BIN)/python scripts/setup_cells.py
 
 # The cells tagged "export" in the chapters -> the modules of tutorial_utils they feed.
 export: $(STAMP)

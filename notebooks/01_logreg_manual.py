@@ -2,7 +2,7 @@
 # jupyter:
 #   jupytext:
 #     cell_metadata_filter: tags,-all
-#     notebook_metadata_filter: kernelspec,jupytext
+#     notebook_metadata_filter: kernelspec,jupytext,accelerator,colab
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -27,6 +27,18 @@
 #
 # The later chapters replace one hand-written piece at a time with a library feature, on exactly
 # the same data, so that every number here can be compared with theirs.
+
+# %% tags=["hide-cell"]
+# Colab, Kaggle, Binder or a Jupyter without this book's repository: install its helper package.
+# (Where it is installed already, as in the repository's own environment, this does nothing.)
+import importlib.util
+import subprocess
+import sys
+
+if importlib.util.find_spec("tutorial_utils") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    "tutorial-utils @ git+https://github.com/deep-learning-models-book/deep-learning-models-book@main"], check=True)
+    importlib.invalidate_caches()
 
 # %%
 import matplotlib.pyplot as plt

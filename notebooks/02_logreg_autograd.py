@@ -2,7 +2,7 @@
 # jupyter:
 #   jupytext:
 #     cell_metadata_filter: tags,-all
-#     notebook_metadata_filter: kernelspec,jupytext
+#     notebook_metadata_filter: kernelspec,jupytext,accelerator,colab
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -25,6 +25,18 @@
 # 2. call `cost.backward()` to fill each parameter's `.grad`,
 # 3. check, with assertions that would fail on any mismatch, that autograd's gradient *is* the
 #    hand-written $X^\top(\mathbf{p} - \mathbf{y})$ and that training ends where chapter 1 ended.
+
+# %% tags=["hide-cell"]
+# Colab, Kaggle, Binder or a Jupyter without this book's repository: install its helper package.
+# (Where it is installed already, as in the repository's own environment, this does nothing.)
+import importlib.util
+import subprocess
+import sys
+
+if importlib.util.find_spec("tutorial_utils") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    "tutorial-utils @ git+https://github.com/deep-learning-models-book/deep-learning-models-book@main"], check=True)
+    importlib.invalidate_caches()
 
 # %%
 import matplotlib.pyplot as plt

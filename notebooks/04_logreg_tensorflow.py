@@ -2,7 +2,7 @@
 # jupyter:
 #   jupytext:
 #     cell_metadata_filter: tags,-all
-#     notebook_metadata_filter: kernelspec,jupytext
+#     notebook_metadata_filter: kernelspec,jupytext,accelerator,colab
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -28,6 +28,18 @@
 #
 # Unlike chapters 1–3, this model trains with mini-batches of 10 examples and learning rate 0.05
 # for 15 epochs, so its final parameters differ from theirs.
+
+# %% tags=["hide-cell"]
+# Colab, Kaggle, Binder or a Jupyter without this book's repository: install its helper package.
+# (Where it is installed already, as in the repository's own environment, this does nothing.)
+import importlib.util
+import subprocess
+import sys
+
+if importlib.util.find_spec("tutorial_utils") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    "tutorial-utils @ git+https://github.com/deep-learning-models-book/deep-learning-models-book@main"], check=True)
+    importlib.invalidate_caches()
 
 # %%
 import matplotlib.pyplot as plt

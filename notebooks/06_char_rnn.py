@@ -1,8 +1,11 @@
 # ---
 # jupyter:
+#   accelerator: GPU
+#   colab:
+#     gpuType: T4
 #   jupytext:
 #     cell_metadata_filter: tags,-all
-#     notebook_metadata_filter: kernelspec,jupytext
+#     notebook_metadata_filter: kernelspec,jupytext,accelerator,colab
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -32,12 +35,27 @@
 # 5. generate text at several temperatures, and make long training survive interruptions with
 #    checkpoints.
 #
+# The notebook runs on the CPU in about two minutes, and on a GPU when there is one. Opened in
+# Colab it asks for a GPU runtime; if none is free, it runs on the CPU unchanged.
+#
 # Everything the chapter builds is defined here, in its cells. The cells that later chapters and
 # the benchmarks reuse (the model, the training steps, the validation loss, the sampler) are also
 # copied into the helper package as `tutorial_utils.charrnn` by `make export`; this notebook uses
 # its own definitions.
 #
 # The model and its training need PyTorch and a few standard modules:
+
+# %% tags=["hide-cell"]
+# Colab, Kaggle, Binder or a Jupyter without this book's repository: install its helper package.
+# (Where it is installed already, as in the repository's own environment, this does nothing.)
+import importlib.util
+import subprocess
+import sys
+
+if importlib.util.find_spec("tutorial_utils") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    "tutorial-utils @ git+https://github.com/deep-learning-models-book/deep-learning-models-book@main"], check=True)
+    importlib.invalidate_caches()
 
 # %% tags=["export"]
 import math
@@ -355,8 +373,7 @@ print(sample_text(loop_model, prime="Th", length=200, temperature=0.8, seed=123)
 # 1,000 iterations in `benchmarks/results/char_rnn_full.json`.
 
 # %%
-results = Path("..") / "benchmarks" / "results"
-loop_curve = tu.read_result(results / "char_rnn_full.json")["rows"]
+loop_curve = tu.benchmark_result("char_rnn_full")["rows"]
 target_loss = loop_curve[-1]["validation_loss"]
 print(f"recorded full run: iteration {loop_curve[-1]['iteration']:,}, validation loss {target_loss:.4f} nats/char "
       f"= {bits_per_char(target_loss):.3f} bits/char")
@@ -527,7 +544,7 @@ assert abs(fast_loss - 1.551) <= 0.02, f"fast model's loss {fast_loss:.4f} is ou
 # reached the full loop's. Its output, `benchmarks/results/char_rnn.json`:
 
 # %%
-benchmark = tu.read_result(results / "char_rnn.json")
+benchmark = tu.benchmark_result("char_rnn")
 loop_row, fast_row = benchmark["rows"]
 print(f"loop: {loop_row['ms_per_iteration']:.1f} ms per iteration, {loop_row['training_seconds'] / 60:.1f} min for 20,000 iterations")
 print(f"fast: reached {fast_row['validation_loss']:.4f} after {fast_row['iterations']:,} iterations in {fast_row['training_seconds']:.1f} s")

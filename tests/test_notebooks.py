@@ -101,3 +101,44 @@ def test_uncompared_cell_rules_catch_a_bare_tag(tmp_path):
     assert len(bare.problems()) == 2 and not good.problems() and good.reason == "long training."
     assert checks.other_markers(path) == [f"demo, code cell 3: use the tag {checks.TAG!r} with a reason and assertions instead"]
     assert checks.main([path]) == 1
+
+
+def _setup_cells_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("setup_cells", ROOT / "scripts" / "setup_cells.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_first_code_cell_installs_the_package_from_the_configured_repository(path):
+    setup_cells = _setup_cells_module()
+    first = code_cells(nbformat.read(path, as_version=4))[0]
+    assert first.source == setup_cells.cell_source(setup_cells.install_url()), f"{path.name}: run `make setup-cells`"
+    assert "hide-cell" in first.metadata.get("tags", []) and not first.outputs, f"{path.name}: the setup cell must be hidden and silent"
+
+
+def test_setup_cells_follow_a_fork_of_the_configuration(tmp_path, monkeypatch):
+    setup_cells = _setup_cells_module()
+    config = tmp_path / "_config.yml"
+    config.write_text((ROOT / "_config.yml").read_text().replace("url: https://github.com/", "url: https://github.com/a-fork-of-"))
+    assert setup_cells.install_url(config).startswith("tutorial-utils @ git+https://github.com/a-fork-of-")
+    (tmp_path / "notebooks").mkdir()
+    for name in ("01_logreg_manual.py", "01_logreg_manual.ipynb"):
+        (tmp_path / "notebooks" / name).write_bytes((ROOT / "notebooks" / name).read_bytes())
+    monkeypatch.setattr(setup_cells, "ROOT", tmp_path)
+    assert setup_cells.main(["--check"]) == 1  # the notebooks still install from the original repository
+    assert setup_cells.main([]) == 0 and setup_cells.main(["--check"]) == 0  # one command regenerates them
+    rewritten = nbformat.read(tmp_path / "notebooks" / "01_logreg_manual.ipynb", as_version=4)
+    original = nbformat.read(ROOT / "notebooks" / "01_logreg_manual.ipynb", as_version=4)
+    assert "a-fork-of-" in code_cells(rewritten)[0].source
+    assert [c.outputs for c in code_cells(rewritten)] == [c.outputs for c in code_cells(original)]  # outputs kept
+
+
+@pytest.mark.parametrize("stem", ["05_softmax_mnist", "06_char_rnn"])
+def test_gpu_chapters_ask_colab_for_a_gpu_and_say_so(stem):
+    notebook = nbformat.read(ROOT / "notebooks" / f"{stem}.ipynb", as_version=4)
+    assert notebook.metadata.get("accelerator") == "GPU" and notebook.metadata.get("colab", {}).get("gpuType")
+    assert "Colab it asks for a GPU runtime" in notebook.cells[0].source

@@ -57,6 +57,7 @@ _PUBLIC: dict[str, str] = {
     "synchronize": "device",
     "glue": "record",
     "plot_cost": "plots",
+    "benchmark_result": "results",
     "read_result": "results",
     "import_tensorflow": "tensorflow_setup",
     # exported from the chapters (make export)

@@ -115,6 +115,24 @@ def read_result(path: str | os.PathLike) -> dict[str, Any]:
     return result
 
 
+def benchmark_result(name: str) -> dict[str, Any]:
+    """A committed benchmark result by name: ``"char_rnn"`` is ``benchmarks/results/char_rnn.json``.
+
+    Read from the repository when the package runs from a checkout, else from the copy that
+    travels inside the installed package (a notebook opened in Colab has no checkout).
+
+    Raises:
+        ResultFileError: if there is no such result.
+    """
+    here = Path(__file__).resolve().parent
+    folders = (here.parents[1] / "benchmarks" / "results", here / "benchmark_results")
+    for folder in folders:
+        if (folder / f"{name}.json").is_file():
+            return read_result(folder / f"{name}.json")
+    available = sorted({path.stem for folder in folders if folder.is_dir() for path in folder.glob("*.json")})
+    raise ResultFileError(f"no benchmark result named {name!r}; there are {available}")
+
+
 def _cell(value: object) -> str:
     if value is None:
         return "–"

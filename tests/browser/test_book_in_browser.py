@@ -112,6 +112,19 @@ def toc_pages(toc_path: Path = TOC) -> list[Page]:
 
 
 PAGES = toc_pages()
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+LAUNCH_PREFIXES = {"Colab": CONFIG["launch_buttons"]["colab_url"], "Binder": CONFIG["launch_buttons"]["binderhub_url"]}
+
+
+def launch_urls(docname: str) -> dict[str, str]:
+    """The Colab and Binder addresses that must open ``docname``.ipynb on the repository's configured branch."""
+    repository = CONFIG["repository"]
+    org_repo = urlsplit(repository["url"]).path.strip("/")
+    branch, notebook = repository.get("branch", "main"), f"{docname}.ipynb"
+    return {
+        "Colab": f"{LAUNCH_PREFIXES['Colab'].rstrip('/')}/github/{org_repo}/blob/{branch}/{notebook}",
+        "Binder": f"{LAUNCH_PREFIXES['Binder'].rstrip('/')}/v2/gh/{org_repo}/{branch}?urlpath=lab/tree/{notebook}",
+    }
 
 
 def _screenshot_names(pages: list[Page]) -> dict[str, str]:
@@ -322,6 +335,14 @@ def test_page(tab: LoadedPage, server: str, index: int) -> None:
         if outputs and len(outputs) < expected:
             problems.append(f"{len(outputs)} rendered code outputs, but {entry.source.name} stores outputs "
                             f"for {expected} cells")
+
+    # Notebook pages offer Colab and Binder, opening this notebook on the configured branch.
+    if entry.is_notebook:
+        hrefs = page.locator("a[href]").evaluate_all("els => els.map(e => e.href)")
+        for service, expected_url in launch_urls(entry.docname).items():
+            found = sorted({href for href in hrefs if href.startswith(LAUNCH_PREFIXES[service])})
+            if found != [expected_url]:
+                problems.append(f"{service} launch link: expected {expected_url}, found {found}")
 
     # Screenshots for people to look at.
     if index == 0:

@@ -1,0 +1,28 @@
+"""Checking the arguments of the package's functions, with errors that name the argument and the value."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+
+def positive_int(value: object, name: str) -> int:
+    """Return ``value`` as an ``int`` if it is a positive integer (not a bool, not a float).
+
+    Raises:
+        ValueError: naming ``name`` and the value otherwise.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def positive_float(value: object, name: str) -> float:
+    """Return ``value`` as a ``float`` if it is a finite number greater than zero.
+
+    Raises:
+        ValueError: naming ``name`` and the value otherwise.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number greater than 0, got {value!r}")
+    return float(value)

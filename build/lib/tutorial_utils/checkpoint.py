@@ -1,0 +1,269 @@
+"""Checkpoints that survive interruption: atomic writes, safe loading, exact resumption.
+
+A checkpoint holds everything a training loop needs to carry on as if it had never stopped:
+the model's and optimizer's state, the Python, NumPy and torch random-number generator states
+and the iteration count. Files are written to a temporary name and renamed into place, so a crash
+while saving never leaves a half-written checkpoint under the real name, and they are read with
+``torch.load(..., weights_only=True)``, which unpickles tensors and plain containers only.
+
+Loading checks the whole checkpoint against the model and the optimizer first and changes
+nothing unless everything fits. It reads every tensor to the CPU and lets the model and the
+optimizer place their own on their device, so a checkpoint written on one device resumes on another.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import re
+import zipfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .arguments import positive_int
+from .files import write_atomically
+
+_NAME = re.compile(r"^checkpoint_(\d{8})\.pt$")
+_REQUIRED = ("iteration", "model", "optimizer", "optimizer_class", "rng", "extra")
+_PLAIN = (str, int, float, bool, type(None))
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file cannot be used: missing, damaged, not a checkpoint, or not for this model."""
+
+
+def checkpoint_path(directory: str | os.PathLike, iteration: int) -> Path:
+    """The file name of the checkpoint taken after ``iteration`` iterations."""
+    return Path(directory) / f"checkpoint_{iteration:08d}.pt"
+
+
+def list_checkpoints(directory: str | os.PathLike) -> list[Path]:
+    """The checkpoint files in ``directory``, oldest (lowest iteration) first; temporary files are ignored."""
+    folder = Path(directory)
+    if folder.exists() and not folder.is_dir():
+        raise CheckpointError(f"{folder} is a file, not a folder of checkpoints: choose another checkpoint_dir")
+    if not folder.is_dir():
+        return []
+    return sorted(path for path in folder.iterdir() if _NAME.match(path.name))
+
+
+def get_rng_state() -> dict[str, Any]:
+    """The states of Python's, NumPy's and torch's global generators, as tensors and plain values."""
+    numpy_state = np.random.get_state(legacy=False)
+    return {
+        "python": random.getstate(),
+        "numpy": {
+            "key": torch.from_numpy(numpy_state["state"]["key"].astype(np.int64)),
+            "pos": int(numpy_state["state"]["pos"]),
+            "has_gauss": int(numpy_state["has_gauss"]),
+            "gauss": float(numpy_state["gauss"]),
+        },
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore the generator states captured by :func:`get_rng_state` (CPU tensors, as saved)."""
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    numpy_state = state["numpy"]
+    np.random.set_state(
+        {
+            "bit_generator": "MT19937",
+            "state": {"key": numpy_state["key"].numpy().astype(np.uint32), "pos": numpy_state["pos"]},
+            "has_gauss": numpy_state["has_gauss"],
+            "gauss": numpy_state["gauss"],
+        }
+    )
+    torch.set_rng_state(state["torch"].cpu())
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]][: torch.cuda.device_count()])
+
+
+def check_extra(value: Any, where: str = "extra") -> None:
+    """Raise unless ``value`` holds only what a safe load can read back: tensors, numbers, strings,
+    ``None``, and lists, tuples and string-keyed dicts of them.
+
+    Raises:
+        TypeError: naming the entry and its type, and what to convert it to.
+    """
+    if isinstance(value, torch.Tensor) or (isinstance(value, _PLAIN) and type(value) in _PLAIN):
+        return
+    if isinstance(value, (list, tuple)) and type(value) in (list, tuple):
+        for index, item in enumerate(value):
+            check_extra(item, f"{where}[{index}]")
+        return
+    if isinstance(value, dict) and type(value) is dict:
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"{where} has the key {key!r} of type {type(key).__name__}: checkpoint dicts need str keys")
+            check_extra(item, f"{where}[{key!r}]")
+        return
+    hint = " (convert it with float(), int() or torch.as_tensor())" if type(value).__module__ == "numpy" else ""
+    raise TypeError(
+        f"{where} is a {type(value).__module__}.{type(value).__qualname__}, which a checkpoint cannot hold{hint}: "
+        "use tensors, numbers, strings, None, and lists, tuples and str-keyed dicts of them"
+    )
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    iteration: int,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write a checkpoint atomically: to a temporary file in the same folder, then renamed to ``path``.
+
+    ``extra`` holds anything else to restore (the losses so far, say); it is checked first, so a
+    value that a safe load could not read back is refused now, not when resuming.
+
+    Raises:
+        TypeError: if ``extra`` holds something else than tensors, numbers, strings, ``None`` and
+            lists, tuples and str-keyed dicts of them.
+        ValueError: if ``iteration`` is not a non-negative integer.
+    """
+    if isinstance(iteration, bool) or not isinstance(iteration, (int, np.integer)) or iteration < 0:
+        raise ValueError(f"iteration must be a non-negative integer, got {iteration!r}")
+    check_extra(extra or {})
+    payload = {
+        "iteration": int(iteration),
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "optimizer_class": type(optimizer).__name__,
+        "rng": get_rng_state(),
+        "extra": extra or {},
+    }
+    return write_atomically(path, lambda stream: torch.save(payload, stream))
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        if "Weights only load failed" in str(error):
+            raise CheckpointError(
+                f"{path} holds an object that safe loading refuses (the file itself is readable, not damaged); "
+                f"if you wrote it and trust it, read it with torch.load({str(path)!r}, weights_only=False). Details: {str(error)[:300]}"
+            ) from None
+        raise CheckpointError(f"checkpoint {path} is truncated or corrupt and cannot be read (UnpicklingError: {error})") from error
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as error:
+        raise CheckpointError(f"checkpoint {path} is truncated or corrupt and cannot be read ({type(error).__name__}: {error})") from error
+    if not isinstance(payload, dict) or any(key not in payload for key in _REQUIRED):
+        raise CheckpointError(f"{path} is not a checkpoint written by save_checkpoint: expected the keys {list(_REQUIRED)}")
+    return payload
+
+
+def _model_mismatches(saved: Mapping[str, torch.Tensor], model: torch.nn.Module) -> list[str]:
+    expected = model.state_dict()
+    problems = [f"{key}: missing from the checkpoint" for key in expected if key not in saved]
+    problems += [f"{key}: in the checkpoint, not in the model" for key in saved if key not in expected]
+    problems += [
+        f"{key}: checkpoint {tuple(saved[key].shape)}, model {tuple(value.shape)}"
+        for key, value in expected.items()
+        if key in saved and tuple(saved[key].shape) != tuple(value.shape)
+    ]
+    return problems
+
+
+def _optimizer_mismatches(saved: Mapping[str, Any], saved_class: str, optimizer: torch.optim.Optimizer) -> list[str]:
+    if saved_class != type(optimizer).__name__:
+        return [f"the checkpoint holds a {saved_class} state, the optimizer is a {type(optimizer).__name__}"]
+    groups = [len(group["params"]) for group in saved["param_groups"]]
+    ours = [len(group["params"]) for group in optimizer.param_groups]
+    if groups != ours:
+        return [f"the checkpoint's parameter groups hold {groups} parameters, the optimizer's {ours}"]
+    shapes = [p.shape for group in optimizer.param_groups for p in group["params"]]
+    problems = []
+    for index, state in saved["state"].items():
+        for name, value in state.items():
+            if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape != shapes[int(index)]:
+                problems.append(f"optimizer state {name!r} of parameter {index}: checkpoint {tuple(value.shape)}, model {tuple(shapes[int(index)])}")
+    return problems
+
+
+def load_checkpoint(path: str | os.PathLike, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None) -> dict[str, Any]:
+    """Load a checkpoint into ``model`` (and ``optimizer``) and restore the random generators.
+
+    Everything is checked before anything is changed: a checkpoint of another model (other
+    names or shapes) or another optimizer loads nothing. Tensors are read to the CPU and placed
+    by ``load_state_dict`` on the device of the model's and optimizer's parameters.
+
+    Returns the checkpoint's ``iteration`` and ``extra`` entries.
+
+    Raises:
+        CheckpointError: naming the file and the problem, if it is missing, damaged, not a
+            checkpoint, or does not fit the model or the optimizer.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    payload = _read(path)
+    problems = _model_mismatches(payload["model"], model)
+    if optimizer is not None and not problems:
+        problems = _optimizer_mismatches(payload["optimizer"], payload["optimizer_class"], optimizer)
+    if problems:
+        shown = "; ".join(problems[:4]) + (f"; and {len(problems) - 4} more" if len(problems) > 4 else "")
+        raise CheckpointError(f"{path} does not fit this model and optimizer, so nothing was loaded: {shown}")
+    model.load_state_dict(payload["model"])
+    if optimizer is not None:
+        optimizer.load_state_dict(payload["optimizer"])
+    set_rng_state(payload["rng"])
+    return {"iteration": payload["iteration"], "extra": payload["extra"]}
+
+
+def train_resumable(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    step: Callable[[int], float],
+    num_iterations: int,
+    checkpoint_dir: str | os.PathLike,
+    checkpoint_every: int,
+    keep: int = 2,
+) -> list[float]:
+    """Run ``step(iteration)`` for ``iteration`` in ``range(num_iterations)``, checkpointing as it goes.
+
+    Every ``checkpoint_every`` iterations (and after the last) a checkpoint is written to
+    ``checkpoint_dir`` and all but the newest ``keep`` are deleted. If the folder already holds a
+    checkpoint, training resumes from the newest one: model, optimizer, generators and the losses
+    so far are restored, so an interrupted and resumed run ends exactly where an uninterrupted
+    one would. Returns the loss of every iteration.
+
+    Raises:
+        CheckpointError: if the newest checkpoint cannot be used (older ones are left untouched),
+            or it is further along than ``num_iterations``.
+        ValueError: if an argument is not a positive integer (``num_iterations`` may be 0).
+    """
+    if isinstance(num_iterations, bool) or not isinstance(num_iterations, int) or num_iterations < 0:
+        raise ValueError(f"num_iterations must be a non-negative integer, got {num_iterations!r}")
+    checkpoint_every = positive_int(checkpoint_every, "checkpoint_every")
+    keep = positive_int(keep, "keep")
+    losses: list[float] = []
+    start = 0
+    existing = list_checkpoints(checkpoint_dir)
+    if existing:
+        try:
+            state = load_checkpoint(existing[-1], model, optimizer)
+        except CheckpointError as error:
+            hint = f"; the previous checkpoint {existing[-2]} is intact: delete the damaged file to resume from it" if len(existing) > 1 else ""
+            raise CheckpointError(f"{error}{hint}") from error
+        start, losses = state["iteration"], list(state["extra"].get("losses", []))
+        if start > num_iterations:
+            raise CheckpointError(
+                f"the newest checkpoint in {checkpoint_dir} is at iteration {start}, beyond num_iterations={num_iterations}: "
+                f"ask for at least {start} iterations, or use another checkpoint_dir for a shorter run"
+            )
+    for iteration in range(start, num_iterations):
+        losses.append(float(step(iteration)))
+        done = iteration + 1
+        if done % checkpoint_every == 0 or done == num_iterations:
+            save_checkpoint(checkpoint_path(checkpoint_dir, done), model, optimizer, done, extra={"losses": losses})
+            for old in list_checkpoints(checkpoint_dir)[:-keep]:
+                old.unlink()
+    return losses

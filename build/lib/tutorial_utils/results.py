@@ -1,0 +1,129 @@
+"""Benchmark result files: one JSON format, written atomically, read by name, rendered as tables.
+
+A result file holds a table whose rows are records with named fields, the labels of those fields,
+and where, when and how it was measured::
+
+    {"benchmark": "char_rnn", "title": "...", "command": "python benchmarks/...", "machine": "...",
+     "date": "2026-11-30", "columns": {"ms_per_iteration": "time per iteration (ms)", ...},
+     "rows": [{"ms_per_iteration": 99.6, ...}, ...], "notes": ["..."], ...extra tables...}
+
+Benchmarks write them with :func:`write_result`; notebooks and scripts read them with
+:func:`read_result` and pick values by field name; the book renders them with :func:`markdown_table`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .files import write_atomically
+
+
+class ResultFileError(ValueError):
+    """A result file or table does not have the format described in this module."""
+
+
+def machine_description() -> str:
+    """Processor (and GPU, when torch sees one), core count, and the versions of the frameworks in use."""
+    name = platform.processor() or platform.machine()
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+        name = next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    where = f"{name}, {os.cpu_count()} cores"
+    parts = [f"Python {platform.python_version()}"]
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        if torch.cuda.is_available():
+            where = f"{torch.cuda.get_device_name()} ({where})"
+        parts.append(f"torch {torch.__version__} ({torch.get_num_threads()} CPU threads)")
+    tensorflow = sys.modules.get("tensorflow")
+    if tensorflow is not None:
+        parts.append(f"TensorFlow {tensorflow.__version__}")
+    return f"{where}; {', '.join(parts)}"
+
+
+def check_table(columns: Mapping[str, str], rows: Sequence[Mapping[str, Any]], what: str = "table") -> None:
+    """Raise :class:`ResultFileError` unless every row has exactly the fields named in ``columns``."""
+    if not columns:
+        raise ResultFileError(f"{what}: no columns")
+    for number, row in enumerate(rows, start=1):
+        if set(row) != set(columns):
+            missing, unknown = sorted(set(columns) - set(row)), sorted(set(row) - set(columns))
+            raise ResultFileError(f"{what}, row {number}: fields missing {missing}, fields not in the columns {unknown}")
+
+
+def write_result(
+    path: str | os.PathLike,
+    *,
+    benchmark: str,
+    title: str,
+    command: str,
+    columns: Mapping[str, str],
+    rows: Sequence[Mapping[str, Any]],
+    notes: Sequence[str] = (),
+    **extra: Any,
+) -> Path:
+    """Write one result file atomically (an interrupted run never leaves a half-written table).
+
+    Args:
+        columns: field name -> column label, in the order the table shows them.
+        rows: one record per table row, each with exactly the fields of ``columns``.
+        extra: further JSON-serialisable entries, e.g. a learning curve as its own columns and rows.
+
+    Raises:
+        ResultFileError: if a row's fields differ from the columns.
+    """
+    check_table(columns, rows, benchmark)
+    payload = {
+        "benchmark": benchmark,
+        "title": title,
+        "command": command,
+        "machine": machine_description(),
+        "date": datetime.date.today().isoformat(),
+        "columns": dict(columns),
+        "rows": [dict(row) for row in rows],
+        "notes": list(notes),
+        **extra,
+    }
+    text = json.dumps(payload, indent=1) + "\n"
+    return write_atomically(path, lambda stream: stream.write(text.encode()))
+
+
+def read_result(path: str | os.PathLike) -> dict[str, Any]:
+    """Read and check a result file written by :func:`write_result`.
+
+    Raises:
+        ResultFileError: naming the file, if it is not JSON or not in this format.
+    """
+    path = Path(path)
+    try:
+        result = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ResultFileError(f"cannot read the result file {path}: {error}") from error
+    required = ("benchmark", "title", "command", "machine", "date", "columns", "rows", "notes")
+    if not isinstance(result, dict) or any(key not in result for key in required):
+        raise ResultFileError(f"{path} is not a result file: it needs the entries {list(required)}")
+    check_table(result["columns"], result["rows"], str(path))
+    return result
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "–"
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(columns: Mapping[str, str], rows: Sequence[Mapping[str, Any]]) -> str:
+    """A Markdown table of ``rows`` with the labels of ``columns`` as its header (``None`` shows as a dash)."""
+    check_table(columns, rows)
+    lines = ["| " + " | ".join(_cell(label) for label in columns.values()) + " |", "|" + " --- |" * len(columns)]
+    lines += ["| " + " | ".join(_cell(row[key]) for key in columns) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
