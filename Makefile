@@ -46,6 +46,7 @@ setup: $(STAMP)
 
 results: $(STAMP)
 	@$(BIN)/python scripts/render_results.py
+	@$(BIN)/python scripts/render_tabs.py
 
 book: $(STAMP) results
 	@$(call time_stage,book,$(BIN)/jupyter-book build . --all --quiet)

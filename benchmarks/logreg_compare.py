@@ -19,7 +19,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import jupytext
 import nbformat
 from nbclient import NotebookClient
 
@@ -27,6 +26,8 @@ from tutorial_utils.record import notebook_glue
 from tutorial_utils.results import write_result
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from notebook_cells import tagged_sources  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -59,14 +60,9 @@ def cell_seconds(cell: nbformat.NotebookNode) -> float:
 
 
 def tagged_lines(stem: str, tag: str) -> int:
-    notebook = jupytext.read(ROOT / "notebooks" / f"{stem}.py")
-    return sum(
-        1
-        for cell in notebook.cells
-        if cell.cell_type == "code" and tag in cell.metadata.get("tags", [])
-        for line in cell.source.splitlines()
-        if line.strip() and not line.strip().startswith("#")
-    )
+    """Lines of code (not blank, not comments) in the cells of ``notebooks/<stem>.py`` tagged ``tag``."""
+    sources = tagged_sources(ROOT / "notebooks" / f"{stem}.py", tag)
+    return sum(1 for source in sources for line in source.splitlines() if line.strip() and not line.strip().startswith("#"))
 
 
 def execute(stem: str) -> nbformat.NotebookNode:

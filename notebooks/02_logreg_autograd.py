@@ -72,7 +72,7 @@ print("df/dw =", w.grad.item())
 # $$\mathbf{p} = \sigma(X\mathbf{w} + b), \qquad
 # J = -\sum_i \big[y^{(i)} \log p^{(i)} + (1 - y^{(i)}) \log (1 - p^{(i)})\big].$$
 #
-# There is no `backward` method any more: the gradient comes from `cost.backward()`. The update
+# There is no hand-written gradient any more: it comes from `cost.backward()`. The update
 # happens inside `torch.no_grad()`, because the update itself must not become part of the graph,
 # and the gradients are zeroed afterwards, because PyTorch *accumulates* into `.grad`.
 

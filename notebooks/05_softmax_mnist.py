@@ -20,6 +20,9 @@
 # %% [markdown]
 # # Softmax regression on MNIST
 #
+# *The TensorFlow twin of this chapter: [Softmax regression on MNIST, in TensorFlow and Keras](05_softmax_mnist_tensorflow.ipynb). The
+# [side-by-side page](../book/softmax_comparison.md) shows the two next to each other.*
+#
 # Logistic regression separates two classes with one weighted sum and a sigmoid. *Softmax
 # regression* (multinomial logistic regression) is the same idea for $K$ classes: one weighted
 # sum per class, and the softmax function turns the $K$ scores into a probability distribution.
@@ -174,7 +177,7 @@ print(f"log-sum-exp by hand:        {(torch.logsumexp(logits, dim=1) - logits[0,
 # The model of the original post: a `Linear(784, 10)` layer whose weights and bias are set to
 # zero (the cost is convex, so no random start is needed), returning both outputs.
 
-# %% tags=["export"]
+# %% tags=["export", "twin-model"]
 import torch
 import torch.nn.functional as F
 
@@ -205,7 +208,7 @@ class SoftmaxRegression(torch.nn.Module):
 # cost is at least $8 \times 10^{-6}$ from a boundary. The functions work with any loader that
 # yields `(features, targets)`.
 
-# %%
+# %% tags=["twin-step"]
 def train_epoch(model, optimizer, data_loader, epoch):
     for batch_idx, (features, targets) in enumerate(data_loader):
         features = features.view(-1, 28 * 28).to(device)

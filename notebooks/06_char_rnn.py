@@ -20,6 +20,9 @@
 # %% [markdown]
 # # A character-level GRU language model, faithful and then fast
 #
+# *The TensorFlow twin of this chapter: [A character-level GRU language model, in TensorFlow and Keras](06_char_rnn_tensorflow.ipynb). The
+# [side-by-side page](../book/char_rnn_comparison.md) shows the two next to each other.*
+#
 # A character-level language model reads text one character at a time and predicts the next
 # one. Trained on Charles Dickens' *A Tale of Two Cities*, it learns spelling, punctuation and a
 # little grammar, and it can then write "Dickens" of its own, one sampled character at a time.
@@ -68,7 +71,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import tutorial_utils as tu
-from tutorial_utils.arguments import positive_float, positive_int
+from tutorial_utils.arguments import non_negative_int, positive_float, positive_int
 
 # %% [markdown]
 # The notebook itself also draws and writes temporary files, and chooses the device:
@@ -87,8 +90,8 @@ print("PyTorch", torch.__version__, "| running on", device.type, "| CPU threads:
 # %% [markdown]
 # On the CPU the notebook uses one thread. The per-character loop multiplies matrices with a
 # single row; splitting such tiny products over threads costs more in synchronisation than it
-# saves, and with two threads on a two-core machine the loop ran several times *slower*. One
-# thread also makes the results independent of the number of cores.
+# saves, and two threads can make the loop several times *slower* on a busy machine. One thread
+# also makes the results independent of the number of cores.
 #
 # ## The data
 #
@@ -106,7 +109,7 @@ print("end:  ", repr(raw[-75:]))
 # `string.printable`: curly quotes and other non-ASCII characters, the Windows line ends of some
 # copies, and indentation by runs of spaces that says nothing about Dickens. A file downloaded
 # from Gutenberg also carries a header and a licence, between `*** START OF ...` and
-# `*** END OF ...` markers (the offline copy the book is tested with has none). `tu.clean_text`
+# `*** END OF ...` markers (a copy without them is left as it is). `tu.clean_text`
 # keeps only the text between the markers when they are present, transliterates to ASCII with
 # `unidecode`, turns `\r\n` into `\n`, drops control characters and collapses runs of spaces:
 
@@ -173,7 +176,7 @@ print("validation starts:", repr(tu.tensor_to_text(valid_data[:60])))
 # hidden size where the embedding size belongs; both are 100, so nothing changes, but the code
 # says what it means. The `cell` argument swaps in an LSTM, for the first exercise.)
 
-# %% tags=["export"]
+# %% tags=["export", "twin-model"]
 class CharRNN(nn.Module):
     """Embedding -> GRU (or LSTM) -> Linear, over a vocabulary of `vocab_size` characters."""
 
@@ -300,7 +303,7 @@ print(f"the full schedule of 20,000 iterations would take {loop_seconds_per_iter
 # the zero state, 5,000 characters per GRU call with the hidden state carried over, and averages
 # the cross-entropy of predicting every character from all those before it:
 
-# %% tags=["export"]
+# %% tags=["export", "twin-loss"]
 @torch.no_grad()
 def validation_loss(model: CharRNN, data: torch.Tensor, chunk_len: int = 5000) -> float:
     """Mean cross-entropy (nats per character) of predicting each character of `data` from those before it."""
@@ -345,9 +348,7 @@ def sample_text(model: CharRNN, prime: str = "Th", length: int = 200, temperatur
     """`prime` followed by `length` characters drawn from `softmax(logits / temperature)`."""
     if not prime:
         raise ValueError("prime must contain at least one character")
-    temperature = positive_float(temperature, "temperature")
-    if isinstance(length, bool) or not isinstance(length, int) or length < 0:
-        raise ValueError(f"length must be a non-negative integer, got {length!r}")
+    temperature, length = positive_float(temperature, "temperature"), non_negative_int(length, "length")
     was_training = model.training
     model.eval()
     device = model.fc.weight.device
@@ -377,7 +378,7 @@ loop_curve = tu.benchmark_result("char_rnn_full")["rows"]
 target_loss = loop_curve[-1]["validation_loss"]
 print(f"recorded full run: iteration {loop_curve[-1]['iteration']:,}, validation loss {target_loss:.4f} nats/char "
       f"= {bits_per_char(target_loss):.3f} bits/char")
-print(f"its training took {loop_curve[-1]['training_seconds'] / 60:.1f} min")
+tu.glue("loop_20000_validation_loss", round(target_loss, 4))
 
 # %% [markdown]
 # ## The fast version
@@ -405,8 +406,7 @@ print(f"its training took {loop_curve[-1]['training_seconds'] / 60:.1f} min")
 def consecutive_batch(data: torch.Tensor, batch_size: int, seq_len: int, index: int) -> tuple[torch.Tensor, torch.Tensor, bool]:
     """The `index`-th chunk of truncated BPTT: inputs, targets, and whether it starts a new pass."""
     batch_size, seq_len = positive_int(batch_size, "batch_size"), positive_int(seq_len, "seq_len")
-    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
-        raise ValueError(f"index must be a non-negative integer, got {index!r}")
+    index = non_negative_int(index, "index")
     stream_len = (len(data) - 1) // batch_size
     per_pass = stream_len // seq_len
     if per_pass < 1:
@@ -446,7 +446,7 @@ def cosine_lr(iteration: int, total: int, peak: float, warmup: int = 0, final_fr
 # it stops early once that loss reaches `stop_at_loss` (the benchmark uses this to time the run to
 # a target).
 
-# %% tags=["export"]
+# %% tags=["export", "twin-step"]
 @dataclass
 class FastHistory:
     """What `train_fast` measured: one entry per validation, and the loss of every iteration."""
@@ -539,26 +539,33 @@ assert abs(fast_loss - 1.551) <= 0.02, f"fast model's loss {fast_loss:.4f} is ou
 # loss falls at every check, ends at or below the full loop's, and lies within 0.02 of 1.551 (five
 # times the measured spread, and well clear of the loop's 1.6639).
 #
-# How much faster is it? The benchmark script measured both in one run: the loop's time per
-# iteration (times 20,000), and the fast version's training time until its validation loss first
-# reached the full loop's. Its output, `benchmarks/results/char_rnn.json`:
+# How much faster is it? The benchmark script `benchmarks/char_rnn_benchmark.py` measured, in one
+# run, the loop's time per iteration (times 20,000) and the training time of the fast recipe until
+# its validation loss first reached the full loop's; also that of the fastest recipe found for
+# this model on one CPU process (next section). Its output, `benchmarks/results/char_rnn.json`:
 
 # %%
 benchmark = tu.benchmark_result("char_rnn")
-loop_row, fast_row = benchmark["rows"]
+loop_row, *fast_rows = benchmark["rows"]
 print(f"loop: {loop_row['ms_per_iteration']:.1f} ms per iteration, {loop_row['training_seconds'] / 60:.1f} min for 20,000 iterations")
-print(f"fast: reached {fast_row['validation_loss']:.4f} after {fast_row['iterations']:,} iterations in {fast_row['training_seconds']:.1f} s")
-print(f"speed-up: {fast_row['time_ratio']:.1f}x")
+for row in fast_rows:
+    print(f"{row['version']}:\n    reached {row['validation_loss']:.4f} after {row['iterations']:,} iterations in "
+          f"{row['training_seconds']:.1f} s, {row['time_ratio']:.1f}x less time than the loop")
 
 # %% [markdown]
-# Validation loss against training time for both, from the two result files (logarithmic time
-# axis):
+# Validation loss against training time (logarithmic time axis). The fast recipes' curves come
+# from the benchmark run; the loop's losses come from its recorded full run, placed on the time
+# axis at the time per iteration the benchmark measured for it beside the fast versions, so that
+# all three curves share one machine's clock.
 
 # %%
-fast_curve = benchmark["fast_curve"]["rows"]
+loop_seconds = [row["iteration"] * loop_row["ms_per_iteration"] / 1000 for row in loop_curve]
 fig, ax = plt.subplots(figsize=(7, 4))
-for curve, style, label in ((loop_curve, "o-", "original loop (1 x 200 chars)"), (fast_curve, "s-", "fast (batched, TBPTT)")):
-    ax.plot([row["training_seconds"] for row in curve[1:]], [row["validation_loss"] for row in curve[1:]], style, label=label)
+curves = ((loop_seconds, loop_curve, "o-", "original loop (1 x 200 chars)"),
+          ([row["training_seconds"] for row in benchmark["fast_curve"]["rows"]], benchmark["fast_curve"]["rows"], "s-", "fast recipe (this chapter's)"),
+          ([row["training_seconds"] for row in benchmark["fastest_curve"]["rows"]], benchmark["fastest_curve"]["rows"], "^-", "fastest recipe (next section)"))
+for seconds, curve, style, label in curves:
+    ax.plot(seconds[1:], [row["validation_loss"] for row in curve[1:]], style, label=label)
 ax.axhline(target_loss, color="gray", linestyle="--", linewidth=1, label="loop after 20,000 iterations")
 ax.set_xscale("log")
 ax.set_xlabel("training time (seconds, log scale)")
@@ -566,6 +573,38 @@ ax.set_ylabel("validation loss (nats/char)")
 ax.legend()
 ax.set_title("Same model, same data: validation loss vs wall-clock time")
 plt.show()
+
+# %% [markdown]
+# ## One process, as fast as it goes
+#
+# This chapter's fast recipe teaches the ideas; how far can one CPU process go with the same model
+# and the same target? The benchmark's `--levers` mode tried one change at a time and measured each
+# in one run: time per iteration, characters per second, and training time to the loop's loss.
+# `benchmarks/results/char_rnn_levers.json`:
+
+# %%
+levers = tu.benchmark_result("char_rnn_levers")
+for row in levers["rows"]:
+    print(f"{row['lever']:<62s} {row['ms_per_iteration']:6.1f} ms/iteration  {row['speed_vs_baseline']:5.2f}x  to target: {row['time_to_target']}")
+
+# %% [markdown]
+# What the table says:
+#
+# - **Larger batches** process more characters per second (the per-step products get more rows
+#   for the same overhead), but need more characters to reach the same loss, and a hotter
+#   schedule does not make up for it: the time to the target hardly moves.
+# - **A second thread**, **bfloat16 autocast** and **`torch.compile`** leave the real cost alone.
+#   A GRU update is 100 sequential time steps, and at 16 sequences each step's matrix products are
+#   tiny; most of the time goes into dispatching about thirty small tensor operations per step,
+#   forward and backward, not into arithmetic.
+# - **Moving the time loop into C++** (`benchmarks/fused_gru.py`: one matrix product and a few
+#   passes per step, the products over all steps done at once) removes most of that dispatch,
+#   and with Adam's fused update and two threads gives the fastest recipe.
+#
+# Even so, the fastest recipe computes at a small fraction of the rate of a large matrix product on
+# the same cores (the benchmark's notes give both): the dependence of each step on the previous one
+# keeps the work in small pieces. Feeding the hardware well means larger independent work per
+# step, which is what many processes, or a GPU with long batches, provide: the next chapter.
 
 # %% [markdown]
 # ## Samples at three temperatures
@@ -621,7 +660,7 @@ def random_training_batch(data: torch.Tensor, batch_size: int = 32, seq_len: int
 
 def train_step_batched(model: CharRNN, optimizer: torch.optim.Optimizer, inputs: torch.Tensor, targets: torch.Tensor,
                        clip_norm: float | None = None) -> float:
-    """One update on a `(batch, time)` mini-batch with a single `GRU` call over all time steps."""
+    """One update on a `(batch, time)` mini-batch, with one call of the recurrent layer over all time steps."""
     optimizer.zero_grad()
     logits, _ = model(inputs)
     loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))

@@ -8,7 +8,7 @@ header that names the notebook. The modules are generated: edit the notebook, th
     python scripts/export_notebooks.py           # or: make export
     python scripts/export_notebooks.py --check   # exit status 1 if a module differs from its notebook
 
-``tests/test_export.py`` runs the check, so a module edited by hand, or a notebook edited without
+``tests/test_package.py`` runs the check, so a module edited by hand, or a notebook edited without
 exporting, fails the tests.
 """
 
@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import jupytext
+from notebook_cells import tagged_sources
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "tutorial_utils"
@@ -27,17 +28,18 @@ TAG = "export"
 EXPORTS = {
     "01_logreg_manual": "logreg",
     "05_softmax_mnist": "softmax",
+    "05_softmax_mnist_tensorflow": "softmax_tf",
     "06_char_rnn": "charrnn",
+    "06_char_rnn_tensorflow": "charrnn_tf",
+    "07_char_rnn_ddp": "ddp_charrnn",
 }
 
 
 def module_source(stem: str) -> str:
     """The text of the module generated from ``notebooks/<stem>.py``."""
-    notebook = jupytext.read(ROOT / "notebooks" / f"{stem}.py")
-    cells = [cell.source.strip() for cell in notebook.cells if cell.cell_type == "code" and TAG in cell.metadata.get("tags", [])]
-    if not cells:
-        raise SystemExit(f"notebooks/{stem}.py has no cell tagged {TAG!r}")
-    title = next((c.source.lstrip("# ").splitlines()[0] for c in notebook.cells if c.cell_type == "markdown"), stem)
+    path = ROOT / "notebooks" / f"{stem}.py"
+    cells = tagged_sources(path, TAG)
+    title = next((c.source.lstrip("# ").splitlines()[0] for c in jupytext.read(path).cells if c.cell_type == "markdown"), stem)
     header = (
         f'"""{title}: the code of chapter {int(stem[:2])}, for later chapters, benchmarks and tests.\n\n'
         f"Generated from notebooks/{stem}.py (its cells tagged {TAG!r}) by scripts/export_notebooks.py:\n"

@@ -32,7 +32,7 @@ if compgen -G ".whl/*.whl" >/dev/null; then
   export PYTHONPATH="$site:$PYTHONPATH"
 fi
 "$PY" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())' || stop 2 "$PY: torch sees no CUDA device"
-"$PY" -c 'import nbval, nbclient, ipykernel, jupytext, unidecode, matplotlib_inline' ||
+"$PY" -c 'import nbval, nbclient, ipykernel, jupytext, unidecode, pooch, matplotlib_inline' ||
   stop 3 "notebook tools missing for $PY: make .whl/ with scripts/gpu_wheels.sh"
 [[ -f .gpudata/iris/iris.data ]] || stop 3 "no data in .gpudata/: copy the data mirror there first"
 

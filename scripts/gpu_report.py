@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
@@ -69,7 +70,7 @@ def main(out: Path) -> int:
     from tutorial_utils.results import markdown_table, write_result
 
     smi = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
-                         capture_output=True, text=True).stdout.strip()
+                         capture_output=True, text=True).stdout.strip() if shutil.which("nvidia-smi") else "not found"
     rows = nbval_rows(out) + benchmark_rows(out)
     columns = {"what": "what", "cpu": "CPU (stored outputs, committed results)", "gpu": "GPU (this run)"}
     notes = [f"nvidia-smi: {smi}", f"torch {torch.__version__}, CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}",

@@ -13,7 +13,7 @@ PY=python3
 
 WHEELS=(
   nbval==0.11.0 nbclient==0.11.0 nbformat==5.11.1 ipykernel==7.4.0 ipython==9.18.1
-  jupyter_client==8.10.0 jupytext==1.19.6 Unidecode==1.4.0
+  jupyter_client==8.10.0 jupytext==1.19.6 Unidecode==1.4.0 pooch==1.9.0
   jupyter_core==5.9.1 traitlets==5.16.1 platformdirs==4.14.8 pyzmq==27.3.0 tornado==6.6.1
   comm==0.2.3 debugpy==1.8.22 matplotlib-inline==0.2.2 nest-asyncio2==1.7.4
   ipython_pygments_lexers==1.1.1 jedi==0.20.1 parso==0.8.7 pexpect==4.9.0 ptyprocess==0.7.0

@@ -26,7 +26,8 @@ def render(result: dict, source: str) -> str:
 def main() -> int:
     GENERATED.mkdir(parents=True, exist_ok=True)
     for stale in GENERATED.glob("*.md"):
-        stale.unlink()
+        if not stale.name.startswith("tabs_"):  # those are render_tabs.py's
+            stale.unlink()
     sections = []
     for path in sorted(RESULTS.glob("*.json")):
         result = read_result(path)

@@ -1,5 +1,10 @@
+import os
+from pathlib import Path
+
 import pytest
 import torch
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -9,3 +14,13 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="session")
+def data_copy() -> Path:
+    """A local copy of the data sets (the mirror layout): ``$TUTORIAL_DATA_MIRROR``, else ``../shared/data``
+    beside the checkout, as ``make test`` sets it. Tests that need the real files skip without one."""
+    folder = Path(os.environ.get("TUTORIAL_DATA_MIRROR") or ROOT.parent / "shared" / "data")
+    if not (folder / "iris" / "iris.data").exists():
+        pytest.skip(f"no copy of the data sets at {folder}: set TUTORIAL_DATA_MIRROR to one")
+    return folder

@@ -49,6 +49,11 @@ def test_a_cuda_index_beyond_the_machine_is_an_error(monkeypatch):
         get_device()
 
 
-def test_synchronize_is_a_no_op_on_the_cpu():
+def test_synchronize_waits_for_cuda_and_for_nothing_on_the_cpu(monkeypatch):
+    waited = []
+    monkeypatch.setattr(torch.cuda, "synchronize", waited.append)
+    monkeypatch.setattr(torch.mps, "synchronize", lambda: waited.append("mps"))
     synchronize("cpu")
-    synchronize(torch.device("cpu"))
+    synchronize(torch.device("cuda", 1))
+    synchronize("mps")
+    assert waited == [torch.device("cuda", 1), "mps"]

@@ -237,7 +237,7 @@ def test_two_processes_fill_an_empty_cache_at_once(dirs):
     assert sorted(p.name for p in (cache / "tiny").iterdir()) == ["labels"]
 
 
-def test_a_sha256_mismatch_in_the_registry_rejects_the_file(dirs):
+def test_a_file_that_fails_its_sha256_verifier_is_rejected(dirs):
     _, mirror = dirs
     put(mirror / "tiny/labels.gz", gzip.compress(PAYLOAD))
     strict = RemoteFile(target="tiny/labels", mirror_path="tiny/labels.gz", urls=("https://example.invalid/x",),

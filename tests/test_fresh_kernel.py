@@ -26,7 +26,6 @@ import setup_cells  # noqa: E402
 
 sys.path.remove(str(ROOT / "scripts"))
 
-SHARED = ROOT.parent / "shared" / "data"
 PRESENT = ("torch", "torchvision", "tensorflow", "numpy", "matplotlib", "pooch", "Unidecode")
 HIDDEN = ("tutorial_utils", "__editable__", "_tutorial_utils", "tutorial-utils")
 
@@ -70,8 +69,6 @@ def reader(tmp_path_factory):
         "TUTORIAL_DATA_DIR": str(base / "cache"), "MPLBACKEND": "module://matplotlib_inline.backend_inline",
         "PYTHONHASHSEED": "0", "HOME": str(base),
     })
-    if (SHARED / "README.md").exists():
-        env["TUTORIAL_DATA_MIRROR"] = str(SHARED)
     folder = base / "empty"
     folder.mkdir()
     return python, env, folder
@@ -96,9 +93,9 @@ def test_installing_the_package_changes_none_of_the_preinstalled_ones(reader):
     assert to_install == ["tutorial-utils"], f"installing the package would also install or change {to_install}"
 
 
-@pytest.mark.skipif(not (SHARED / "README.md").exists(), reason="no offline data copy beside the checkout")
-def test_notebook_01_runs_from_an_empty_folder_and_matches_its_stored_outputs(reader):
+def test_notebook_01_runs_from_an_empty_folder_and_matches_its_stored_outputs(reader, data_copy):
     python, env, folder = reader
+    env = {**env, "TUTORIAL_DATA_MIRROR": str(data_copy)}
     before = versions(python, env)
     notebook = shutil.copy(ROOT / "notebooks" / "01_logreg_manual.ipynb", folder)
     run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval", "--nbval-current-env",

@@ -48,3 +48,20 @@ def test_the_plugin_records_what_a_notebook_glues_under_nbval(tmp_path):
     from myst_nb.ext.glue import extract_glue_data_cell  # the book's renderer reads the same outputs
 
     assert [key for key, _ in extract_glue_data_cell(notebook.cells[0])] == ["accuracy", "label"]
+
+
+def test_the_report_sets_gpu_results_beside_the_stored_cpu_ones(tmp_path):
+    suite = '<testsuites><testsuite name="pytest" errors="0" failures="1" skipped="0" tests="20" time="12.5"></testsuite></testsuites>'
+    (tmp_path / "nbval_01_logreg_manual.xml").write_text(suite)
+    (tmp_path / "glue_01_logreg_manual.json").write_text(json.dumps({"test_accuracy": 100.0, "bias": 0.0995}))
+    (tmp_path / "char_rnn.json").write_bytes((ROOT / "benchmarks" / "results" / "char_rnn.json").read_bytes())
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import gpu_report
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    assert gpu_report.main(tmp_path) == 1  # a failed cell fails the check
+    rows = {row["what"]: row for row in json.loads((tmp_path / "gpu_check.json").read_text())["rows"]}
+    assert rows["nbval 01_logreg_manual"]["gpu"] == "19 cells passed, 1 FAILED in 12.5 s"
+    assert rows["01_logreg_manual: bias"] == {"what": "01_logreg_manual: bias", "cpu": 0.0994, "gpu": 0.0995}
+    assert any(what.startswith("char-GRU") for what in rows) and (tmp_path / "gpu_check.md").exists()

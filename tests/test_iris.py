@@ -1,5 +1,3 @@
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -52,10 +50,6 @@ def test_split_tensors_keep_values_and_order():
     assert split.tensors(dtype=torch.float64)[3].dtype == torch.float64
 
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-needs_shared = pytest.mark.skipif(not (SHARED / "iris" / "iris.data").exists(), reason="no offline data copy beside the checkout")
-
-
 def iris_file(rows_per_class=50, bad_value=None):
     lines = [f"{5 + i / 100:.2f},{3 + c / 10:.1f},1.{c},0.{c + 1},{name}" for c, name in enumerate(IRIS_CLASSES) for i in range(rows_per_class)]
     if bad_value is not None:
@@ -81,9 +75,8 @@ def test_well_formed_rows_with_other_values_are_not_the_uci_data():
         verify_iris(iris_file())
 
 
-@needs_shared
-def test_the_uci_values_pass_whatever_the_line_ends():
-    content = (SHARED / "iris" / "iris.data").read_bytes()
+def test_the_uci_values_pass_whatever_the_line_ends(data_copy):
+    content = (data_copy / "iris" / "iris.data").read_bytes()
     for variant in (content, content + b"\n\n", content.replace(b"\n", b"\r\n")):
         verify_iris(variant)
     features, _ = parse_iris(content)

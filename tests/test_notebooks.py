@@ -142,3 +142,25 @@ def test_gpu_chapters_ask_colab_for_a_gpu_and_say_so(stem):
     notebook = nbformat.read(ROOT / "notebooks" / f"{stem}.ipynb", as_version=4)
     assert notebook.metadata.get("accelerator") == "GPU" and notebook.metadata.get("colab", {}).get("gpuType")
     assert "Colab it asks for a GPU runtime" in notebook.cells[0].source
+
+
+def test_the_framework_twins_agree():
+    from tutorial_utils.record import notebook_glue
+
+    def glued(stem):
+        return notebook_glue(nbformat.read(ROOT / "notebooks" / f"{stem}.ipynb", as_version=4))
+
+    pytorch, tensorflow = glued("05_softmax_mnist"), glued("05_softmax_mnist_tensorflow")
+    for key in ("test_accuracy", "tape_test_accuracy"):
+        assert abs(tensorflow[key] - pytorch["test_accuracy"]) <= 0.3, f"{key}: {tensorflow[key]} vs PyTorch's {pytorch['test_accuracy']}"
+    assert tensorflow["framework_difference"] <= 1e-5
+    gru, gru_tf = glued("06_char_rnn"), glued("06_char_rnn_tensorflow")
+    assert gru_tf["tf_reached_loss"] <= gru["loop_20000_validation_loss"] and gru["fast_validation_loss"] <= gru["loop_20000_validation_loss"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_the_header_is_metadata_not_a_cell(path):
+    notebook = nbformat.read(path, as_version=4)
+    assert notebook.metadata.get("kernelspec", {}).get("name") == "python3", f"{path.name}: no kernelspec (a broken jupytext header?)"
+    assert notebook.cells[0].cell_type == "markdown" and notebook.cells[0].source.startswith("# "), f"{path.name} must open with its title"
+    assert not [c for c in code_cells(notebook) if c.source.startswith("# ---")], f"{path.name}: a jupytext header landed in a code cell"

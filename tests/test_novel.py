@@ -1,5 +1,4 @@
 import string
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -75,12 +74,8 @@ def test_a_long_text_without_the_landmarks_is_not_the_novel():
         verify_novel(impostor.encode())
 
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-@pytest.mark.skipif(not (SHARED / "gutenberg" / "98-0.txt").exists(), reason="no offline data copy beside the checkout")
-def test_the_novel_passes_with_or_without_gutenbergs_wrapper():
-    body = (SHARED / "gutenberg" / "98-0.txt").read_bytes()
+def test_the_novel_passes_with_or_without_gutenbergs_wrapper(data_copy):
+    body = (data_copy / "gutenberg" / "98-0.txt").read_bytes()
     verify_novel(body)
     wrapped = b"The Project Gutenberg eBook\r\n*** START OF THE PROJECT GUTENBERG EBOOK 98 ***\r\n" + body + b"\r\n*** END OF THE PROJECT GUTENBERG EBOOK 98 ***\r\nlicence"
     verify_novel(wrapped)

@@ -1,6 +1,7 @@
 """The package's shape: cheap to import, one list of public names, modules exported from the notebooks."""
 
 import importlib
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -46,17 +47,26 @@ def test_exported_modules_match_their_notebooks():
 
 
 def test_the_check_fails_when_one_side_is_edited(tmp_path, monkeypatch):
-    module = export_notebooks.PACKAGE / "logreg.py"
-    original = module.read_text()
-    try:
-        module.write_text(original.replace("torch.where", "torch.where (edited by hand)", 1))
-        assert export_notebooks.main(["--check"]) == 1
-    finally:
-        module.write_text(original)
-    notebook = ROOT / "notebooks" / "01_logreg_manual.py"
+    monkeypatch.setattr(export_notebooks, "EXPORTS", {"01_logreg_manual": "logreg"})
+    package = tmp_path / "package"  # the module edited by hand, the notebook not
+    package.mkdir()
+    (package / "logreg.py").write_text((export_notebooks.PACKAGE / "logreg.py").read_text().replace("torch.where", "np.where", 1))
+    monkeypatch.setattr(export_notebooks, "PACKAGE", package)
+    assert export_notebooks.main(["--check"]) == 1
+    (package / "logreg.py").write_text(export_notebooks.module_source("01_logreg_manual"))
+    assert export_notebooks.main(["--check"]) == 0
+
+    notebook = ROOT / "notebooks" / "01_logreg_manual.py"  # the notebook edited, the module not
     copy = tmp_path / "notebooks" / notebook.name
     copy.parent.mkdir()
     copy.write_text(notebook.read_text().replace("a `cond` of 0s and 1s", "a `cond` of zeros and ones", 1))
-    monkeypatch.setattr(export_notebooks, "ROOT", tmp_path)  # the notebook edited, the package's module not
-    monkeypatch.setattr(export_notebooks, "EXPORTS", {"01_logreg_manual": "logreg"})
+    monkeypatch.setattr(export_notebooks, "ROOT", tmp_path)
     assert export_notebooks.main(["--check"]) == 1
+
+
+@pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="Triton is not installed")
+def test_pytorch_still_works_after_the_tensorflow_import():
+    code = ("import tutorial_utils as tu; tf = tu.import_tensorflow(); tf.constant(1.0); import torch; "
+            "torch.optim.SGD(torch.nn.Linear(2, 2).parameters(), lr=0.1); print('ok')")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]

@@ -6,8 +6,9 @@ chapter never imports PyTorch and a data loader never imports a plotting library
 
 Modules: ``datasets.iris``, ``datasets.mnist``, ``datasets.novel`` and ``datasets.fetch`` (the
 data sets); ``batches``, ``device``, ``checkpoint``, ``plots``, ``record``, ``results``, ``files``,
-``arguments`` and ``tensorflow_setup`` (shared infrastructure); ``logreg`` and ``charrnn``
-(exported from chapters 1 and 6 by ``make export``).
+``arguments`` and ``tensorflow_setup`` (shared infrastructure); ``logreg``, ``softmax``,
+``softmax_tf``, ``charrnn``, ``charrnn_tf`` and ``ddp_charrnn`` (exported from the chapters by
+``make export``).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ _PUBLIC: dict[str, str] = {
     "TensorLoader": "batches",
     "iterate_minibatches": "batches",
     "CheckpointError": "checkpoint",
+    "checkpoint_path": "checkpoint",
     "list_checkpoints": "checkpoint",
     "load_checkpoint": "checkpoint",
     "save_checkpoint": "checkpoint",

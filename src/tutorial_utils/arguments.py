@@ -17,6 +17,17 @@ def positive_int(value: object, name: str) -> int:
     return int(value)
 
 
+def non_negative_int(value: object, name: str) -> int:
+    """Return ``value`` as an ``int`` if it is an integer of 0 or more (not a bool, not a float).
+
+    Raises:
+        ValueError: naming ``name`` and the value otherwise.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
 def positive_float(value: object, name: str) -> float:
     """Return ``value`` as a ``float`` if it is a finite number greater than zero.
 

@@ -31,6 +31,7 @@ def iterate_minibatches(arrays: Sequence[Any], batch_size: int, shuffle: bool = 
         seed: seed of the permutation used when ``shuffle`` is true.
 
     Raises:
+        TypeError: if ``arrays`` is a single array instead of a sequence of them.
         ValueError: if no arrays are given, their lengths differ, or ``batch_size`` is not a
             positive integer or exceeds the number of rows (no batch could be formed).
     """
@@ -88,6 +89,7 @@ class TensorLoader:
         drop_last: drop a last batch smaller than ``batch_size`` (kept by default, like DataLoader).
 
     Raises:
+        TypeError: if ``features`` or ``targets`` is not a tensor.
         ValueError: if the lengths differ, the tensors are on different devices, a tensor has
             no first dimension, or ``batch_size`` is not a positive integer.
     """

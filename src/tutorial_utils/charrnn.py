@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import tutorial_utils as tu
-from tutorial_utils.arguments import positive_float, positive_int
+from tutorial_utils.arguments import non_negative_int, positive_float, positive_int
 
 
 def split_train_validation(encoded: torch.Tensor, validation_fraction: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:
@@ -116,9 +116,7 @@ def sample_text(model: CharRNN, prime: str = "Th", length: int = 200, temperatur
     """`prime` followed by `length` characters drawn from `softmax(logits / temperature)`."""
     if not prime:
         raise ValueError("prime must contain at least one character")
-    temperature = positive_float(temperature, "temperature")
-    if isinstance(length, bool) or not isinstance(length, int) or length < 0:
-        raise ValueError(f"length must be a non-negative integer, got {length!r}")
+    temperature, length = positive_float(temperature, "temperature"), non_negative_int(length, "length")
     was_training = model.training
     model.eval()
     device = model.fc.weight.device
@@ -137,8 +135,7 @@ def sample_text(model: CharRNN, prime: str = "Th", length: int = 200, temperatur
 def consecutive_batch(data: torch.Tensor, batch_size: int, seq_len: int, index: int) -> tuple[torch.Tensor, torch.Tensor, bool]:
     """The `index`-th chunk of truncated BPTT: inputs, targets, and whether it starts a new pass."""
     batch_size, seq_len = positive_int(batch_size, "batch_size"), positive_int(seq_len, "seq_len")
-    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
-        raise ValueError(f"index must be a non-negative integer, got {index!r}")
+    index = non_negative_int(index, "index")
     stream_len = (len(data) - 1) // batch_size
     per_pass = stream_len // seq_len
     if per_pass < 1:
@@ -232,7 +229,7 @@ def random_training_batch(data: torch.Tensor, batch_size: int = 32, seq_len: int
 
 def train_step_batched(model: CharRNN, optimizer: torch.optim.Optimizer, inputs: torch.Tensor, targets: torch.Tensor,
                        clip_norm: float | None = None) -> float:
-    """One update on a `(batch, time)` mini-batch with a single `GRU` call over all time steps."""
+    """One update on a `(batch, time)` mini-batch, with one call of the recurrent layer over all time steps."""
     optimizer.zero_grad()
     logits, _ = model(inputs)
     loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))

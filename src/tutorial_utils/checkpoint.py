@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .arguments import positive_int
+from .arguments import non_negative_int, positive_int
 from .files import write_atomically
 
 _NAME = re.compile(r"^checkpoint_(\d{8})\.pt$")
@@ -129,8 +129,7 @@ def save_checkpoint(
             lists, tuples and str-keyed dicts of them.
         ValueError: if ``iteration`` is not a non-negative integer.
     """
-    if isinstance(iteration, bool) or not isinstance(iteration, (int, np.integer)) or iteration < 0:
-        raise ValueError(f"iteration must be a non-negative integer, got {iteration!r}")
+    iteration = non_negative_int(iteration, "iteration")
     check_extra(extra or {})
     payload = {
         "iteration": int(iteration),
@@ -240,25 +239,25 @@ def train_resumable(
             or it is further along than ``num_iterations``.
         ValueError: if an argument is not a positive integer (``num_iterations`` may be 0).
     """
-    if isinstance(num_iterations, bool) or not isinstance(num_iterations, int) or num_iterations < 0:
-        raise ValueError(f"num_iterations must be a non-negative integer, got {num_iterations!r}")
+    num_iterations = non_negative_int(num_iterations, "num_iterations")
     checkpoint_every = positive_int(checkpoint_every, "checkpoint_every")
     keep = positive_int(keep, "keep")
     losses: list[float] = []
     start = 0
     existing = list_checkpoints(checkpoint_dir)
     if existing:
+        newest = int(_NAME.match(existing[-1].name).group(1))
+        if newest > num_iterations:  # checked before loading: a refused run changes nothing
+            raise CheckpointError(
+                f"the newest checkpoint in {checkpoint_dir} is at iteration {newest}, beyond num_iterations={num_iterations}: "
+                f"ask for at least {newest} iterations, or use another checkpoint_dir for a shorter run"
+            )
         try:
             state = load_checkpoint(existing[-1], model, optimizer)
         except CheckpointError as error:
-            hint = f"; the previous checkpoint {existing[-2]} is intact: delete the damaged file to resume from it" if len(existing) > 1 else ""
+            hint = f"; the previous checkpoint {existing[-2]} may be intact: delete the damaged file to resume from it" if len(existing) > 1 else ""
             raise CheckpointError(f"{error}{hint}") from error
         start, losses = state["iteration"], list(state["extra"].get("losses", []))
-        if start > num_iterations:
-            raise CheckpointError(
-                f"the newest checkpoint in {checkpoint_dir} is at iteration {start}, beyond num_iterations={num_iterations}: "
-                f"ask for at least {start} iterations, or use another checkpoint_dir for a shorter run"
-            )
     for iteration in range(start, num_iterations):
         losses.append(float(step(iteration)))
         done = iteration + 1

@@ -43,10 +43,12 @@ def get_device() -> Any:
 def synchronize(device: Any) -> None:
     """Wait until the device has finished its queued work, so that a clock around it measures the work.
 
-    CUDA runs kernels asynchronously; on the CPU this does nothing.
+    CUDA and Apple's MPS run kernels asynchronously; on the CPU this does nothing.
     """
     import torch
 
     device = torch.device(device)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()

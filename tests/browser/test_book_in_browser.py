@@ -18,6 +18,7 @@ import http.server
 import json
 import os
 import shutil
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -179,12 +180,18 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a tab that moved on mid-response is no error
+            super().handle_error(request, client_address)
+
+
 @pytest.fixture(scope="session")
 def server() -> Iterator[str]:
     if not (HTML / "index.html").exists():
         pytest.fail(f"{HTML}/index.html is missing: run `make book` first", pytrace=False)
     handler = functools.partial(_QuietHandler, directory=str(HTML))
-    httpd = http.server.ThreadingHTTPServer((LOCAL_HOST, 0), handler)
+    httpd = _Server((LOCAL_HOST, 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, name="book-http", daemon=True)
     thread.start()
     try:

@@ -1,0 +1,166 @@
+"""PyTorch and TensorFlow on the same work, measured side by side in one run on the CPU.
+
+- A softmax-regression epoch on MNIST, as chapter 5 and its TensorFlow twin train it: 235 SGD
+  steps on batches of 256 in-memory images; PyTorch (the chapter's model, batches cut from
+  tensors), TensorFlow (the twin's `tf.function` step fed by `tf.data`) and Keras (`fit`).
+- A training iteration of the character-level GRU at the fast recipe's size (16 streams of 100
+  characters, truncated BPTT, Adam, clipping), as chapter 6 and its twin write it.
+
+Both frameworks use the same number of CPU threads (``--threads``, default 1, the chapters'
+setting). Compilation (``tf.function`` tracing) happens in warm-up rounds that are not timed.
+
+    python benchmarks/frameworks.py [--threads 1] [--output benchmarks/results/frameworks.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import tutorial_utils as tu
+from tutorial_utils.results import write_result
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def timed(run: Callable[[], object], warmup: int, repeats: int) -> float:
+    """Median seconds of ``run()`` over ``repeats`` calls, after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def softmax_epochs(tf, keras) -> dict[str, float]:
+    from tutorial_utils import softmax_tf
+
+    images, labels, _, _ = tu.load_mnist_arrays()
+    X = images.reshape(len(images), -1).astype(np.float32) / 255
+    times = {}
+
+    torch.manual_seed(123)
+    model = tu.SoftmaxRegression(784, 10)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    loader = tu.TensorLoader(torch.from_numpy(X), torch.from_numpy(labels), batch_size=256, shuffle=True)
+
+    def pytorch_epoch():
+        for features, targets in loader:
+            logits, _ = model(features)
+            cost = F.cross_entropy(logits, targets)
+            optimizer.zero_grad()
+            cost.backward()
+            optimizer.step()
+
+    times["PyTorch: the chapter's loop over in-memory batches"] = timed(pytorch_epoch, 1, 3)
+
+    keras.utils.set_random_seed(123)
+    tf_model = softmax_tf.softmax_regression()
+    step = softmax_tf.make_train_step(tf_model, keras.optimizers.SGD(0.1))
+    batches = tf.data.Dataset.from_tensor_slices((X, labels)).shuffle(len(X), seed=123).batch(256)
+
+    def tape_epoch():
+        for features, targets in batches:
+            step(features, targets)
+
+    times["TensorFlow: GradientTape step in tf.function, tf.data"] = timed(tape_epoch, 1, 3)
+
+    fit_model = softmax_tf.softmax_regression()
+    fit_model.compile(optimizer=keras.optimizers.SGD(0.1), loss=softmax_tf.cross_entropy())
+    times["Keras: fit"] = timed(lambda: fit_model.fit(X, labels, batch_size=256, epochs=1, shuffle=True, verbose=0), 1, 3)
+    return times
+
+
+def char_rnn_iterations(tf, keras) -> dict[str, float]:
+    from tutorial_utils import charrnn, charrnn_tf
+
+    text = tu.clean_text(tu.load_novel_text())
+    encoded = tu.encode_text(text)
+    train = encoded[: round(len(encoded) * 0.9)]
+    times = {}
+
+    torch.manual_seed(123)
+    model = charrnn.CharRNN()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    train_t = torch.from_numpy(train)
+    state = {"index": 0, "hidden": None}
+
+    def pytorch_iteration():
+        inputs, targets, fresh = charrnn.consecutive_batch(train_t, 16, 100, state["index"])
+        optimizer.zero_grad()
+        logits, hidden = model(inputs, None if fresh else state["hidden"])
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        state["hidden"], state["index"] = hidden.detach(), state["index"] + 1
+
+    times["PyTorch: the chapter's truncated-BPTT update"] = timed(pytorch_iteration, 5, 50)
+
+    keras.utils.set_random_seed(123)
+    tf_model = charrnn_tf.CharGRU()
+    step = charrnn_tf.make_train_step(tf_model, charrnn_tf.fast_optimizer(1500))
+    tf_state = {"index": 0, "hidden": None}
+
+    def tensorflow_iteration():
+        inputs, targets, fresh = charrnn_tf.consecutive_batch(train, 16, 100, tf_state["index"])
+        hidden = tf.zeros((16, tf_model.hidden_size)) if fresh else tf_state["hidden"]
+        _, tf_state["hidden"] = step(inputs, targets, hidden)
+        tf_state["index"] += 1
+
+    times["TensorFlow: the twin's tf.function step"] = timed(tensorflow_iteration, 5, 50)
+    return times
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads for both frameworks")
+    parser.add_argument("--output", type=Path, default=RESULTS / "frameworks.json")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.cuda.is_available()  # PyTorch looks for a GPU before TensorFlow loads its CUDA libraries
+    tf = tu.import_tensorflow()
+    import keras
+
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    tf.config.set_visible_devices([], "GPU")  # the comparison is on the CPU
+
+    rows = []
+    for task, unit, measured in (("softmax regression on MNIST, one epoch (235 steps of 256)", "ms per epoch", softmax_epochs(tf, keras)),
+                                 ("char-GRU, one training iteration (16 x 100 characters)", "ms per iteration", char_rnn_iterations(tf, keras))):
+        baseline = next(iter(measured.values()))
+        for way, seconds in measured.items():
+            rows.append({"task": task, "way": way, "milliseconds": round(seconds * 1000, 1), "unit": unit,
+                         "ratio": round(seconds / baseline, 2)})
+            print(f"{task} | {way}: {seconds * 1000:.1f} {unit} ({seconds / baseline:.2f}x PyTorch)", flush=True)
+    write_result(
+        args.output,
+        benchmark="frameworks",
+        title="PyTorch and TensorFlow on the same work, measured in one run",
+        command="python benchmarks/frameworks.py" + (f" --threads {args.threads}" if args.threads != 1 else ""),
+        columns={"task": "task", "way": "framework and way", "milliseconds": "time (ms)", "unit": "per", "ratio": "time vs PyTorch"},
+        rows=rows,
+        notes=[f"CPU only, {args.threads} thread(s) for each framework; median of 3 epochs or 50 iterations after untimed warm-up "
+               "rounds (tf.function tracing happens there).",
+               "The models and the TensorFlow steps are the chapters' own, imported from tutorial_utils; the PyTorch loops repeat "
+               "chapter 5's epoch and the update of chapter 6's train_fast, without its schedule and bookkeeping (the TensorFlow "
+               "step's schedule is part of its optimizer)."],
+    )
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Chapter 7's training script on two gloo processes: identical ranks, world sizes that agree,
+checkpoints across world sizes, a restart after a killed worker, and a fast failure without one."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.usefixtures("data_copy")
+SMALL = ["--batch-size", "8", "--seq-len", "20", "--iterations", "10"]
+
+
+def environment() -> dict[str, str]:
+    mirror = os.environ.get("TUTORIAL_DATA_MIRROR") or str(Path(__file__).resolve().parents[2] / "shared" / "data")
+    return {**os.environ, "OMP_NUM_THREADS": "1", "TUTORIAL_DATA_MIRROR": mirror}
+
+
+def torchrun(tmp_path: Path, nproc: int, *options: str, name: str, max_restarts: int = 0) -> dict:
+    output = tmp_path / f"{name}.json"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", f"--max-restarts={max_restarts}",
+               "-m", "tutorial_utils.ddp_charrnn", "--output", str(output), *SMALL, *options]
+    finished = subprocess.run(command, capture_output=True, text=True, env=environment(), timeout=120)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    return json.loads(output.read_text())
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> dict:
+    return torchrun(tmp_path_factory.mktemp("ddp"), 2, name="two")
+
+
+def test_the_ranks_stay_identical_and_one_rank_computes_what_two_do(tmp_path, uninterrupted):
+    one = torchrun(tmp_path, 1, name="one")
+    assert uninterrupted["world_size"] == 2 and uninterrupted["backend"] == "gloo"
+    assert len(uninterrupted["parameter_sha256"]) == 2 and len(set(uninterrupted["parameter_sha256"])) == 1
+    assert len(set(uninterrupted["samples"])) == 2  # each rank draws from its own seed
+    assert np.abs(np.subtract(one["losses"], uninterrupted["losses"])).max() <= 1e-4
+    assert np.abs(np.subtract(one["parameters"], uninterrupted["parameters"])).max() <= 1e-4
+
+
+def test_a_checkpoint_of_two_ranks_resumes_on_one(tmp_path, uninterrupted):
+    folder = str(tmp_path / "checkpoints")
+    torchrun(tmp_path, 2, "--checkpoint-dir", folder, "--checkpoint-every", "3", "--stop-after", "6", name="first")
+    resumed = torchrun(tmp_path, 1, "--checkpoint-dir", folder, "--checkpoint-every", "3", name="resumed")
+    assert resumed["resumed_at"] == 6 and resumed["updates"] == 10
+    assert np.abs(np.subtract(resumed["parameters"], uninterrupted["parameters"])).max() <= 1e-4
+
+
+def test_torchrun_restarts_after_a_killed_worker_and_the_result_is_unchanged(tmp_path, uninterrupted):
+    folder = str(tmp_path / "checkpoints")
+    restarted = torchrun(tmp_path, 2, "--checkpoint-dir", folder, "--checkpoint-every", "3", "--fail-at", "7", name="restarted", max_restarts=1)
+    assert restarted["restarts"] == 1 and restarted["resumed_at"] == 6
+    assert restarted["parameters"] == uninterrupted["parameters"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_dead_rank_makes_the_survivor_fail_fast_with_a_clear_message(tmp_path):
+    """Two ranks started by hand, as on two machines without torchrun's supervision; rank 1 dies at update 3."""
+    port = free_port()
+    processes = []
+    for rank in (0, 1):
+        env = {**environment(), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": str(rank), "WORLD_SIZE": "2",
+               "LOCAL_RANK": str(rank), "LOCAL_WORLD_SIZE": "2"}
+        command = [sys.executable, "-m", "tutorial_utils.ddp_charrnn", *SMALL, "--fail-at", "3", "--timeout", "15"]
+        processes.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    start = time.monotonic()
+    _, survivor_errors = processes[0].communicate(timeout=60)
+    elapsed = time.monotonic() - start
+    processes[1].communicate(timeout=10)
+    assert processes[1].returncode == -9  # killed, as planned
+    assert processes[0].returncode == 1 and "rank 0: lost contact with the other ranks" in survivor_errors, survivor_errors[-2000:]
+    assert elapsed < 45, f"the survivor took {elapsed:.0f} s to give up"
