@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -78,6 +79,26 @@ class Recipe:
 
 CHAPTER = Recipe("chapter 6's fast recipe")
 FASTEST = Recipe("fastest recipe", threads=2, fused_gru=True, fused_adam=True)
+
+
+#: the columns of a validation-loss curve
+CURVE_COLUMNS = {"iteration": "iteration", "training_seconds": "training time (s)", "validation_loss": "validation loss (nats/char)"}
+
+#: the columns of the default run's table: one row per way of training
+VERSION_COLUMNS = {"version": "version", "ms_per_iteration": "time per iteration (ms)", "iterations": "iterations",
+                   "training_seconds": "training time (s)", "validation_loss": "validation loss (nats/char)",
+                   "bits_per_char": "bits per char", "time_ratio": "time ratio"}
+#: the columns of the levers table: one row per lever
+LEVER_COLUMNS = {"lever": "lever", "recipe": "recipe", "ms_per_iteration": "time per iteration (ms)",
+                 "kchars_per_second": "thousand characters per second", "speed_vs_baseline": "speed vs baseline",
+                 "time_to_target": "training time to the loop's 20,000-iteration loss", "note": "note"}
+
+
+def save_result(args: argparse.Namespace, mode: str, **fields: Any) -> None:
+    """Write the result of one mode ("" for the default run) to ``--output`` or its file in benchmarks/results."""
+    name = f"char_rnn_{mode}" if mode else "char_rnn"
+    command = "python benchmarks/char_rnn_benchmark.py" + (f" --{mode}" if mode else "")
+    write_result(args.output or RESULTS / f"{name}.json", benchmark=name, command=command, **fields)
 
 
 def log(message: str) -> None:
@@ -244,20 +265,14 @@ def run_default(args: argparse.Namespace, train: torch.Tensor, valid: torch.Tens
                      "iterations": run["iterations"], "training_seconds": round(run["seconds"], 1), "validation_loss": run["loss"],
                      "bits_per_char": round(bits_per_char(run["loss"]), 5), "time_ratio": round(loop_total / run["seconds"], 1)})
         log(f"{recipe.name}: {loop_total / run['seconds']:.1f}x less time than the loop")
-    write_result(
-        args.output or RESULTS / "char_rnn.json",
-        benchmark="char_rnn",
+    save_result(
+        args, "",
         title="Character-level GRU: the original per-character loop against fast training, to the same validation loss",
-        command="python benchmarks/char_rnn_benchmark.py",
-        columns={"version": "version", "ms_per_iteration": "time per iteration (ms)", "iterations": "iterations",
-                 "training_seconds": "training time (s)", "validation_loss": "validation loss (nats/char)",
-                 "bits_per_char": "bits per char", "time_ratio": "time ratio"},
+        columns=VERSION_COLUMNS,
         rows=rows,
         notes=notes,
-        fast_curve={"columns": {"iteration": "iteration", "training_seconds": "training time (s)", "validation_loss": "validation loss (nats/char)"},
-                    "rows": runs[CHAPTER.name]["curve"]},
-        fastest_curve={"columns": {"iteration": "iteration", "training_seconds": "training time (s)", "validation_loss": "validation loss (nats/char)"},
-                       "rows": fastest["curve"]},
+        fast_curve={"columns": CURVE_COLUMNS, "rows": runs[CHAPTER.name]["curve"]},
+        fastest_curve={"columns": CURVE_COLUMNS, "rows": fastest["curve"]},
         device=DEVICE.type,
     )
 
@@ -307,14 +322,10 @@ def run_levers(args: argparse.Namespace, train: torch.Tensor, valid: torch.Tenso
                     (f"C++ extension built once ({build_seconds:.0f} s to build or load here), excluded" if recipe.fused_gru else ""),
         })
         log(f"{label}: {ms:.1f} ms per iteration, {speed:.2f}x the baseline")
-    write_result(
-        args.output or RESULTS / "char_rnn_levers.json",
-        benchmark="char_rnn_levers",
+    save_result(
+        args, "levers",
         title="Character-level GRU: every lever tried on the way to the fastest recipe, measured in one run",
-        command="python benchmarks/char_rnn_benchmark.py --levers",
-        columns={"lever": "lever", "recipe": "recipe", "ms_per_iteration": "time per iteration (ms)",
-                 "kchars_per_second": "thousand characters per second", "speed_vs_baseline": "speed vs baseline",
-                 "time_to_target": "training time to the loop's 20,000-iteration loss", "note": "note"},
+        columns=LEVER_COLUMNS,
         rows=rows,
         notes=[
             "The model never changes (embedding 100, GRU 100, linear read-out); every row trains it with truncated BPTT, Adam, "
@@ -343,13 +354,10 @@ def run_full(args: argparse.Namespace, train: torch.Tensor, valid: torch.Tensor)
                      "bits_per_char": round(bits_per_char(loss), 5), "mean_training_loss": mean_train})
         recent.clear()
         log(f"iteration {iteration:6d} | {seconds:8.1f} s training | validation {loss:.4f} nats/char | train {mean_train}")
-        write_result(
-            args.output or RESULTS / "char_rnn_full.json",
-            benchmark="char_rnn_full",
+        save_result(
+            args, "full",
             title="Character-level GRU, the original per-character loop: validation loss during its full schedule",
-            command="python benchmarks/char_rnn_benchmark.py --full",
-            columns={"iteration": "iteration", "training_seconds": "training time (s)", "validation_loss": "validation loss (nats/char)",
-                     "bits_per_char": "bits per char", "mean_training_loss": "mean training loss since previous row"},
+            columns={**CURVE_COLUMNS, "bits_per_char": "bits per char", "mean_training_loss": "mean training loss since previous row"},
             rows=rows,
             notes=[
                 "Original recipe: one random 200-character portion per iteration (Python random, seed 123), GRU stepped one "

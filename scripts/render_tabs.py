@@ -18,6 +18,12 @@ from notebook_cells import tagged_sources
 ROOT = Path(__file__).resolve().parents[1]
 GENERATED = ROOT / "book" / "_generated"
 
+
+def twins(pytorch_stem: str, tag: str) -> list[tuple[str, str, str, str]]:
+    """The PyTorch chapter's cell tagged ``tag`` beside its TensorFlow twin's (``<stem>_tensorflow``)."""
+    return [("PyTorch", "pytorch", pytorch_stem, tag), ("TensorFlow", "tensorflow", f"{pytorch_stem}_tensorflow", tag)]
+
+
 #: tab set -> its tabs: (label, sync key, notebook stem, cell tag)
 TAB_SETS: dict[str, list[tuple[str, str, str, str]]] = {
     "logreg_training": [
@@ -25,26 +31,11 @@ TAB_SETS: dict[str, list[tuple[str, str, str, str]]] = {
         ("TensorFlow 2", "tensorflow", "04_logreg_tensorflow", "impl-tf2"),
         ("TensorFlow 1 (compat)", "tensorflow-1", "04_logreg_tensorflow", "impl-tf1-graph"),
     ],
-    "softmax_model": [
-        ("PyTorch", "pytorch", "05_softmax_mnist", "twin-model"),
-        ("TensorFlow", "tensorflow", "05_softmax_mnist_tensorflow", "twin-model"),
-    ],
-    "softmax_step": [
-        ("PyTorch", "pytorch", "05_softmax_mnist", "twin-step"),
-        ("TensorFlow", "tensorflow", "05_softmax_mnist_tensorflow", "twin-step"),
-    ],
-    "char_rnn_model": [
-        ("PyTorch", "pytorch", "06_char_rnn", "twin-model"),
-        ("TensorFlow", "tensorflow", "06_char_rnn_tensorflow", "twin-model"),
-    ],
-    "char_rnn_loss": [
-        ("PyTorch", "pytorch", "06_char_rnn", "twin-loss"),
-        ("TensorFlow", "tensorflow", "06_char_rnn_tensorflow", "twin-loss"),
-    ],
-    "char_rnn_step": [
-        ("PyTorch", "pytorch", "06_char_rnn", "twin-step"),
-        ("TensorFlow", "tensorflow", "06_char_rnn_tensorflow", "twin-step"),
-    ],
+    "softmax_model": twins("05_softmax_mnist", "twin-model"),
+    "softmax_step": twins("05_softmax_mnist", "twin-step"),
+    "char_rnn_model": twins("06_char_rnn", "twin-model"),
+    "char_rnn_loss": twins("06_char_rnn", "twin-loss"),
+    "char_rnn_step": twins("06_char_rnn", "twin-step"),
 }
 
 
