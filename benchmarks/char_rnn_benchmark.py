@@ -294,7 +294,7 @@ LEVERS = [
 
 
 def run_levers(args: argparse.Namespace, train: torch.Tensor, valid: torch.Tensor) -> None:
-    target = full_run_target()
+    target = full_run_target() if args.target_loss is None else args.target_loss
     from fused_gru import extension
 
     build_seconds = extension()[1]
