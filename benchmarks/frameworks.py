@@ -98,15 +98,11 @@ def char_rnn_iterations(tf, keras) -> dict[str, float]:
 
     def pytorch_iteration():
         inputs, targets, fresh = charrnn.consecutive_batch(train_t, 16, 100, state["index"])
-        optimizer.zero_grad()
-        logits, hidden = model(inputs, None if fresh else state["hidden"])
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        state["hidden"], state["index"] = hidden.detach(), state["index"] + 1
+        lr = charrnn.cosine_lr(state["index"], 1500, 0.01, warmup=20)
+        _, state["hidden"] = charrnn.tbptt_step(model, optimizer, inputs, targets, None if fresh else state["hidden"], lr)
+        state["index"] += 1
 
-    times["PyTorch: the chapter's truncated-BPTT update"] = timed(pytorch_iteration, 5, 50)
+    times["PyTorch: the chapter's tbptt_step"] = timed(pytorch_iteration, 5, 50)
 
     keras.utils.set_random_seed(123)
     tf_model = charrnn_tf.CharGRU()
@@ -154,9 +150,9 @@ def main(argv: list[str] | None = None) -> int:
         rows=rows,
         notes=[f"CPU only, {args.threads} thread(s) for each framework; median of 3 epochs or 50 iterations after untimed warm-up "
                "rounds (tf.function tracing happens there).",
-               "The models and the TensorFlow steps are the chapters' own, imported from tutorial_utils; the PyTorch loops repeat "
-               "chapter 5's epoch and the update of chapter 6's train_fast, without its schedule and bookkeeping (the TensorFlow "
-               "step's schedule is part of its optimizer)."],
+               "The models and the steps are the chapters' own, imported from tutorial_utils: chapter 6's tbptt_step with its "
+               "cosine_lr schedule, and the TensorFlow twin's compiled step, whose schedule is part of its optimizer; the PyTorch "
+               "softmax loop repeats chapter 5's epoch."],
     )
     print(f"wrote {args.output}")
     return 0

@@ -132,28 +132,42 @@ assert torch.allclose(probe.weights.grad, grad_w, atol=1e-5) and torch.allclose(
 print("the gradients agree")
 
 # %% [markdown]
-# ## Training, with the hand-written trajectory alongside
+# ## Training
 #
-# We train the autograd model and, in lock-step, a copy of chapter 1's parameters updated with the
-# hand-written gradient. After every epoch the two must agree.
+# Ten epochs of full-batch gradient descent, as in chapter 1:
 
 # %% tags=["impl-autograd", "timed"]
 num_epochs = 10
 model = LogisticRegressionAutograd(num_features=2, device=device)
+costs = []
+for epoch in range(num_epochs):
+    model.train_epoch(X_train, y_train, learning_rate=0.1)
+    with torch.no_grad():
+        costs.append(model.cost(model.forward(X_train), y_train).item())
+    print(f"Epoch: {epoch + 1:03d} | Train ACC: {model.accuracy(X_train, y_train):.3f}"
+          f" | Cost: {costs[-1]:.3f}")
+
+# %% [markdown]
+# ## The hand-written trajectory alongside
+#
+# Now the same ten epochs once more, with, in lock-step, a copy of chapter 1's parameters updated
+# with the hand-written gradient. After every epoch the two must agree, and the run must end
+# where the training above ended.
+
+# %%
+checked = LogisticRegressionAutograd(num_features=2, device=device)
 hand_w = torch.zeros(2, 1, device=device)
 hand_b = torch.zeros(1, device=device)
-costs = []
 for epoch in range(num_epochs):
     grad_w, grad_b = hand_written_gradients(X_train, y_train, hand_w, hand_b)
     hand_w -= 0.1 * grad_w
     hand_b -= 0.1 * grad_b
-
-    model.train_epoch(X_train, y_train, learning_rate=0.1)
-    assert torch.allclose(model.weights, hand_w, atol=1e-6) and torch.allclose(model.bias, hand_b, atol=1e-6)
-
-    with torch.no_grad():
-        costs.append(model.cost(model.forward(X_train), y_train).item())
-    print(f"Epoch: {epoch + 1:03d} | Train ACC: {model.accuracy(X_train, y_train):.3f} | Cost: {costs[-1]:.3f}")
+    checked.train_epoch(X_train, y_train, learning_rate=0.1)
+    assert torch.allclose(checked.weights, hand_w, atol=1e-6)
+    assert torch.allclose(checked.bias, hand_b, atol=1e-6)
+assert torch.equal(checked.weights, model.weights)
+print(f"after each of the {num_epochs} epochs, autograd's parameters equal the"
+      " hand-written ones")
 
 # %% [markdown]
 # ## Evaluation

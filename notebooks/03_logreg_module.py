@@ -120,7 +120,7 @@ plt.show()
 # ## Why modern code trains on logits
 #
 # Computing $\sigma(z)$ first and taking its logarithm afterwards loses information in floating
-# point. In float32, $\sigma(z)$ rounds to exactly 1.0 once $z \gtrsim 17$, so $\log(1 - \sigma(z))$
+# point. In float32, $\sigma(z)$ rounds to exactly 1.0 once $z \gtrsim 16.6$, so $\log(1 - \sigma(z))$
 # becomes $\log 0 = -\infty$. `BCELoss` hides the damage by clamping each log term at $-100$, which
 # gives a wrong cost and a wrong (zero) gradient for confidently wrong predictions.
 #
@@ -128,22 +128,51 @@ plt.show()
 #
 # $$-\big[y \log \sigma(z) + (1-y)\log(1-\sigma(z))\big] = \max(z, 0) - z\,y + \log\big(1 + e^{-|z|}\big),$$
 #
-# which never exponentiates a large positive number and never takes the log of zero. For a
-# positive example ($y = 1$) that the model scores with a very negative logit:
+# which never exponentiates a large positive number and never takes the log of zero. First,
+# where does $\sigma(z)$ round to 1 in float32, and where does it underflow to 0?
 
 # %%
-z = torch.tensor([-5.0, -20.0, -120.0], requires_grad=True)
-target = torch.ones(3)
-for name, loss in [
-    ("BCELoss(sigmoid(z))", torch.nn.BCELoss(reduction="none")(torch.sigmoid(z), target)),
-    ("BCEWithLogitsLoss(z)", torch.nn.BCEWithLogitsLoss(reduction="none")(z, target)),
-]:
-    (grad,) = torch.autograd.grad(loss.sum(), z)
-    print(f"{name:>21}: loss {np.round(loss.tolist(), 3).tolist()} | dloss/dz {(np.round(grad.tolist(), 3) + 0.0).tolist()}")
+grid = torch.arange(-120.0, 20.0, 0.01)
+sigmoid = torch.sigmoid(grid)
+rounds_to_one = grid[sigmoid == 1.0][0].item()
+underflows_below = grid[sigmoid > 0.0][0].item()
+print(f"in float32, sigmoid(z) == 1.0 from z = {rounds_to_one:.1f} on,")
+print(f"and sigmoid(z) == 0.0 below z = {underflows_below:.1f}")
 
 # %% [markdown]
-# The exact loss for $z = -120$ is 120, and its gradient is $-1$: the model should be pushed hard.
-# With the probability-based loss the cost saturates at 100 and the gradient vanishes.
+# So a negative example ($y = 0$) that the model scores with a logit of 20 has
+# $\log(1 - \sigma(20)) = \log 0$. We compare both losses and their gradients on three such
+# logits, and, for contrast, on a positive example ($y = 1$) scored at $-20$, where $\sigma(z)$ is
+# tiny but still representable:
+
+# %%
+z = torch.tensor([5.0, 20.0, 120.0, -20.0], requires_grad=True)
+target = torch.tensor([0.0, 0.0, 0.0, 1.0])
+results = {}
+for name, loss in [
+    ("BCELoss(sigmoid(z))",
+     torch.nn.BCELoss(reduction="none")(torch.sigmoid(z), target)),
+    ("BCEWithLogitsLoss(z)",
+     torch.nn.BCEWithLogitsLoss(reduction="none")(z, target)),
+]:
+    (grad,) = torch.autograd.grad(loss.sum(), z)
+    results[name] = loss.detach(), grad
+    print(f"{name:>21}: loss {np.round(loss.tolist(), 3).tolist()}")
+    print(f"{'':>21}  dloss/dz {(np.round(grad.tolist(), 3) + 0.0).tolist()}")
+
+naive_loss, naive_grad = results["BCELoss(sigmoid(z))"]
+exact_loss, exact_grad = results["BCEWithLogitsLoss(z)"]
+assert naive_loss[1] == 100.0 and exact_loss[1] == 20.0  # y = 0, z = 20
+assert naive_grad[1] == 0.0 and exact_grad[1] == 1.0
+assert torch.allclose(naive_loss[3], exact_loss[3])  # y = 1, z = -20
+
+# %% [markdown]
+# For $y = 0$ the exact loss at $z = 20$ is 20 and its gradient is $+1$: the model should be pushed
+# hard. `BCELoss` returns the clamp's 100 and a gradient of exactly 0, so this example stops
+# teaching the model anything; at $z = 120$ it is the same. At $z = 5$, below the rounding point,
+# both agree. The positive example at $z = -20$ is still exact with `BCELoss`, because
+# $\sigma(-20) \approx 2 \times 10^{-9}$ is far from zero in float32; it fails the same way only
+# where $\sigma(z)$ underflows to 0, below the second point printed above.
 #
 # ## The idiomatic version
 #

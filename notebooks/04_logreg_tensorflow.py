@@ -147,7 +147,7 @@ tu.glue("num_epochs", num_epochs)
 # most of TF1's speed without sessions and placeholders. The batches, the order and the
 # learning rate are the same as above.
 
-# %% tags=["impl-tf2", "timed"]
+# %% tags=["impl-tf2"]
 weights = tf.Variable(tf.zeros([2, 1]), name="weights")
 bias = tf.Variable(tf.zeros([1]), name="bias")
 sgd = tf.keras.optimizers.SGD(learning_rate=0.05)
@@ -170,6 +170,7 @@ def accuracy_tf2(x, y):
     return float(tf.reduce_mean(tf.cast(tf.equal(tf.round(predict_probas(x)), y), tf.float32)))
 
 
+# %% tags=["impl-tf2", "timed"]
 eager_costs = []
 for epoch in range(num_epochs):
     batch_costs = [float(train_step(xb, yb)) for xb, yb in tu.iterate_minibatches((X_train, y_train), 10, shuffle=True, seed=123)]

@@ -168,3 +168,25 @@ def test_train_fast_records_history_and_stops_at_the_target():
     assert history.iterations[0] == 0 and history.validation[-1] <= 0.2 < history.validation[0]
     assert history.iterations[-1] < 200 and len(history.train_losses) == history.iterations[-1]
     assert history.seconds == sorted(history.seconds)
+
+
+def test_train_fast_does_not_train_when_the_initial_loss_already_meets_the_target():
+    data = char_to_tensor("abcd" * 200)
+    model = small_model()
+    before = [p.detach().clone() for p in model.parameters()]
+    history = train_fast(model, data, 50, batch_size=4, seq_len=20, valid_data=data[:60], eval_every=10, stop_at_loss=10.0)
+    assert history.iterations == [0] and history.train_losses == []
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_tbptt_step_detaches_the_state_and_updates_the_model():
+    from tutorial_utils.charrnn import tbptt_step
+
+    data = char_to_tensor("abcd" * 200)
+    model = small_model()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    inputs, targets, _ = consecutive_batch(data, 4, 20, 0)
+    before = model.fc.bias.detach().clone()
+    loss, hidden = tbptt_step(model, optimizer, inputs, targets, None, lr=0.05)
+    assert not loss.requires_grad and not hidden.requires_grad and hidden.shape == (1, 4, 16)
+    assert optimizer.param_groups[0]["lr"] == 0.05 and not torch.equal(before, model.fc.bias)

@@ -83,3 +83,45 @@ def test_a_dead_rank_makes_the_survivor_fail_fast_with_a_clear_message(tmp_path)
     assert processes[1].returncode == -9  # killed, as planned
     assert processes[0].returncode == 1 and "rank 0: lost contact with the other ranks" in survivor_errors, survivor_errors[-2000:]
     assert elapsed < 45, f"the survivor took {elapsed:.0f} s to give up"
+
+
+def test_only_errors_of_the_communication_library_are_reported_as_lost_peers(monkeypatch):
+    from tutorial_utils import ddp_charrnn
+
+    gloo = RuntimeError("[/pytorch/third_party/gloo/gloo/transport/tcp/pair.cc:545] Read error: Connection reset by peer")
+    assert ddp_charrnn.lost_peers(gloo)
+    assert not ddp_charrnn.lost_peers(RuntimeError("mat1 and mat2 shapes cannot be multiplied (8x20 and 100x300)"))
+
+    def shape_bug(args):
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied (8x20 and 100x300)")
+
+    monkeypatch.setattr(ddp_charrnn, "train", shape_bug)
+    with pytest.raises(RuntimeError, match="shapes cannot be multiplied"):
+        ddp_charrnn.main([])
+
+
+def test_cuda_asked_for_with_fewer_gpus_than_ranks_stops_and_unasked_falls_back_with_a_word(monkeypatch, capsys):
+    import torch
+
+    from tutorial_utils import ddp_charrnn
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setenv("TUTORIAL_DEVICE", "cuda")
+    with pytest.raises(SystemExit, match="has 1 for 2 local ranks"):
+        ddp_charrnn.choose_device(0, 2)
+    assert ddp_charrnn.choose_device(0, 1) == (torch.device("cuda", 0), "nccl")
+    monkeypatch.delenv("TUTORIAL_DEVICE")
+    assert ddp_charrnn.choose_device(0, 2) == (torch.device("cpu"), "gloo")
+    assert "1 GPU(s) for 2 local ranks: training on the CPU" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("option, value", [("--batch-size", "0"), ("--batch-size", "-4"), ("--seq-len", "0"),
+                                           ("--checkpoint-every", "0"), ("--threads", "0"), ("--timeout", "0"),
+                                           ("--iterations", "-1"), ("--peak-lr", "-0.01"), ("--peak-lr", "nan")])
+def test_the_script_refuses_non_positive_settings_naming_them(option, value, capsys):
+    from tutorial_utils import ddp_charrnn
+
+    with pytest.raises(SystemExit):
+        ddp_charrnn.parse_args([option, value])
+    assert f"argument {option}: must be a positive" in capsys.readouterr().err

@@ -50,3 +50,82 @@ def test_committed_results_read_and_render():
     for path in sorted((ROOT / "benchmarks" / "results").glob("*.json")):
         result = read_result(path)
         assert markdown_table(result["columns"], result["rows"]).count("\n| ") == len(result["rows"]) + 1
+
+
+def test_extra_tables_are_checked_and_rendered(tmp_path):
+    path = tmp_path / "demo.json"
+    write_result(path, benchmark="demo", title="Demo", command="x", columns=COLUMNS, rows=[],
+                 tables=[{"title": "Second", "columns": {"a": "A"}, "rows": [{"a": 1}]}])
+    assert "**Second**\n\n| A |\n| --- |\n| 1 |" in render_results.render(read_result(path), "demo.json")
+    broken = json.loads(path.read_text())
+    broken["tables"][0]["rows"] = [{"b": 1}]
+    path.write_text(json.dumps(broken))
+    with pytest.raises(ResultFileError, match="table 'Second', row 1: fields missing"):
+        read_result(path)
+
+
+def test_the_char_rnn_comparison_times_both_sides_to_the_same_target():
+    """The loop is charged its time to the target, not its whole schedule: first recorded crossing x time per iteration."""
+    results = ROOT / "benchmarks" / "results"
+    full = read_result(results / "char_rnn_full.json")["rows"]
+    result = read_result(results / "char_rnn.json")
+    loop, *fast = result["rows"]
+    targets = result["tables"][0]["rows"]
+    assert full[-1]["iteration"] == 20_000 and full[1]["iteration"] <= 250  # the full schedule, checked often
+    assert [row["target"] for row in targets] == [full[-1]["validation_loss"], 1.70,
+                                                 sorted(row["validation_loss"] for row in full[-5:])[2]]
+    for row in targets:
+        crossing = next(check for check in full if check["validation_loss"] <= row["target"])
+        assert row["loop_iteration"] == crossing["iteration"]
+        assert row["loop_seconds"] == round(crossing["iteration"] * loop["ms_per_iteration"] / 1000, 1)
+        for recipe in ("chapter", "fastest"):
+            assert row[f"{recipe}_ratio"] == round(row["loop_seconds"] / row[f"{recipe}_seconds"], 1)
+    headline = targets[0]
+    assert loop["iterations"] == headline["loop_iteration"] and loop["training_seconds"] == headline["loop_seconds"]
+    for row, recipe in zip(fast, ("chapter", "fastest")):
+        assert row["validation_loss"] <= headline["target"]
+        assert row["training_seconds"] == headline[f"{recipe}_seconds"]
+        assert row["time_ratio"] == headline[f"{recipe}_ratio"]
+
+
+def test_the_levers_change_one_thing_each():
+    levers = read_result(ROOT / "benchmarks" / "results" / "char_rnn_levers.json")["rows"]
+    baseline = levers[0]["recipe"].split(", ")
+    for row in levers[1:-1]:  # the last row combines three levers, and says so
+        assert len(set(row["recipe"].split(", ")) ^ set(baseline)) <= 2, row["lever"]
+
+
+def test_the_readme_quotes_the_committed_char_rnn_result():
+    readme = (ROOT / "README.md").read_text()
+    summary = render_results.readme_summary(read_result(ROOT / "benchmarks" / "results" / "char_rnn.json"))
+    assert render_results.readme_with_summary(readme, summary) == readme, "README.md is stale: run `make results`"
+
+
+def _valid_result() -> dict:
+    return {"benchmark": "demo", "title": "Demo", "command": "x", "machine": "m", "date": "2026-01-01",
+            "columns": {"a": "A"}, "rows": [{"a": 1}], "notes": []}
+
+
+@pytest.mark.parametrize(("changes", "problem"), [
+    ({"rows": 5}, "'rows' must be a list of records, got int"),
+    ({"rows": [1, 2]}, "row 1 must be a record of named fields, got int"),
+    ({"rows": "ab"}, "'rows' must be a list of records, got str"),
+    ({"columns": ["a"]}, "'columns' must map field names to column labels, got list"),
+    ({"columns": {"a": 1}}, "'columns' must map field names to column labels"),
+    ({"tables": 5}, "'tables' must be a list of tables, got int"),
+    ({"tables": [{"title": "T", "columns": {"a": "A"}, "rows": 5}]}, "table 'T': 'rows' must be a list of records"),
+    ({"notes": "one note"}, "'notes' must be a list of strings"),
+    ({"title": 5}, "'title' must be a string"),
+])
+def test_entries_of_the_wrong_type_are_named_with_the_file(tmp_path, changes, problem):
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps({**_valid_result(), **changes}))
+    with pytest.raises(ResultFileError) as caught:
+        read_result(path)
+    assert str(path) in str(caught.value) and problem in str(caught.value)
+
+
+def test_a_deeply_nested_file_is_a_result_file_error(tmp_path):
+    (tmp_path / "deep.json").write_text("[" * 100_000)
+    with pytest.raises(ResultFileError, match=r"cannot read the result file .*deep\.json"):
+        read_result(tmp_path / "deep.json")

@@ -156,6 +156,21 @@ def cosine_lr(iteration: int, total: int, peak: float, warmup: int = 0, final_fr
     return peak * (final_fraction + (1 - final_fraction) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def tbptt_step(model: nn.Module, optimizer: torch.optim.Optimizer, inputs: torch.Tensor, targets: torch.Tensor,
+               hidden, lr: float, clip_norm: float = 1.0):
+    """One update on a `(batch, time)` chunk; returns its loss and the state to carry on, both detached."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    optimizer.zero_grad()
+    logits, hidden = model(inputs, hidden)
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+    optimizer.step()
+    hidden = hidden.detach() if isinstance(hidden, torch.Tensor) else tuple(h.detach() for h in hidden)
+    return loss.detach(), hidden
+
+
 @dataclass
 class FastHistory:
     """What `train_fast` measured: one entry per validation, and the loss of every iteration."""
@@ -168,17 +183,18 @@ class FastHistory:
 
 def train_fast(model: CharRNN, train_data: torch.Tensor, iterations: int, *, batch_size: int = 16, seq_len: int = 100,
                peak_lr: float = 0.01, warmup: int = 20, clip_norm: float = 1.0, valid_data: torch.Tensor | None = None,
-               eval_every: int = 0, stop_at_loss: float | None = None) -> FastHistory:
+               eval_every: int = 0, stop_at_loss: float | None = None,
+               optimizer: torch.optim.Optimizer | None = None) -> FastHistory:
     """Truncated BPTT over `consecutive_batch` chunks with Adam, a cosine schedule and gradient clipping."""
     iterations = positive_int(iterations, "iterations")
     peak_lr, clip_norm = positive_float(peak_lr, "peak_lr"), positive_float(clip_norm, "clip_norm")
     if eval_every < 0:
         raise ValueError(f"eval_every must be 0 (only at the start and the end) or positive, got {eval_every}")
-    optimizer = torch.optim.Adam(model.parameters(), lr=peak_lr)
+    optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=peak_lr)
     history = FastHistory()
     seconds, hidden = 0.0, None
 
-    def evaluate(iteration: int) -> bool:
+    def reached_target(iteration: int) -> bool:
         if valid_data is None:
             return False
         loss = validation_loss(model, valid_data)
@@ -187,29 +203,21 @@ def train_fast(model: CharRNN, train_data: torch.Tensor, iterations: int, *, bat
         history.validation.append(loss)
         return stop_at_loss is not None and loss <= stop_at_loss
 
-    evaluate(0)
+    if reached_target(0):
+        return history
     model.train()
     for iteration in range(iterations):
         tu.synchronize(train_data.device)
         start = time.perf_counter()
         inputs, targets, fresh = consecutive_batch(train_data, batch_size, seq_len, iteration)
-        if fresh:
-            hidden = None
-        for group in optimizer.param_groups:
-            group["lr"] = cosine_lr(iteration, iterations, peak_lr, warmup)
-        optimizer.zero_grad()
-        logits, hidden = model(inputs, hidden)
-        hidden = hidden.detach() if isinstance(hidden, torch.Tensor) else tuple(h.detach() for h in hidden)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
-        optimizer.step()
+        lr = cosine_lr(iteration, iterations, peak_lr, warmup)
+        loss, hidden = tbptt_step(model, optimizer, inputs, targets, None if fresh else hidden, lr, clip_norm)
         history.train_losses.append(loss.item())
         tu.synchronize(train_data.device)
         seconds += time.perf_counter() - start
         done = iteration + 1
         if (eval_every and done % eval_every == 0) or done == iterations:
-            if evaluate(done):
+            if reached_target(done):
                 break
     return history
 

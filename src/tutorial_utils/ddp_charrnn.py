@@ -17,29 +17,56 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
 import tutorial_utils as tu
-from tutorial_utils.charrnn import CharRNN, consecutive_batch, cosine_lr, sample_text, split_train_validation, validation_loss
+from tutorial_utils.charrnn import (CharRNN, consecutive_batch, cosine_lr, sample_text, split_train_validation, tbptt_step,
+                                    validation_loss)
+from tutorial_utils.device import DEVICE_ENV_VAR
+
+
+def positive(kind: type):
+    """An argparse type: a number of `kind` above zero, with a message naming the value otherwise."""
+
+    def parse(text: str):
+        value = kind(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be a positive {kind.__name__}, got {text}")
+        return value
+
+    return parse
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Train chapter 6's character-level GRU with DistributedDataParallel.")
-    parser.add_argument("--batch-size", type=int, default=32, help="global batch: sequences per update over all ranks")
-    parser.add_argument("--seq-len", type=int, default=50, help="characters per chunk of truncated BPTT")
-    parser.add_argument("--iterations", type=int, default=200, help="updates in the schedule")
-    parser.add_argument("--peak-lr", type=float, default=0.01)
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads of each rank")
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds a rank waits for the others")
+    parser.add_argument("--batch-size", type=positive(int), default=32, help="global batch: sequences per update over all ranks")
+    parser.add_argument("--seq-len", type=positive(int), default=50, help="characters per chunk of truncated BPTT")
+    parser.add_argument("--iterations", type=positive(int), default=200, help="updates in the schedule")
+    parser.add_argument("--peak-lr", type=positive(float), default=0.01)
+    parser.add_argument("--threads", type=positive(int), default=1, help="CPU threads of each rank")
+    parser.add_argument("--timeout", type=positive(float), default=60.0, help="seconds a rank waits for the others")
     parser.add_argument("--checkpoint-dir", type=Path, default=None, help="save here, and resume from the newest checkpoint")
-    parser.add_argument("--checkpoint-every", type=int, default=10)
+    parser.add_argument("--checkpoint-every", type=positive(int), default=10)
     parser.add_argument("--output", type=Path, default=None, help="rank 0 writes the run's results here (JSON)")
     parser.add_argument("--seed", type=int, default=123)
-    parser.add_argument("--stop-after", type=int, default=None, help="stop after this many updates (an interruption)")
+    parser.add_argument("--stop-after", type=positive(int), default=None, help="stop after this many updates (an interruption)")
     parser.add_argument("--fail-at", type=int, default=None, help="kill rank --fail-rank at this update, on the first attempt")
     parser.add_argument("--fail-rank", type=int, default=1)
     return parser.parse_args(argv)
+
+
+def choose_device(local_rank: int, local_world: int) -> tuple[torch.device, str]:
+    """This rank's device and the process group's backend: a GPU per local rank with NCCL, else the CPU with gloo."""
+    wanted = tu.get_device()  # raises if TUTORIAL_DEVICE names a device this machine does not have
+    gpus = torch.cuda.device_count() if wanted.type == "cuda" else 0
+    if gpus >= local_world:
+        return torch.device("cuda", local_rank), "nccl"
+    if gpus and os.environ.get(DEVICE_ENV_VAR):
+        raise SystemExit(f"{DEVICE_ENV_VAR}={os.environ[DEVICE_ENV_VAR]!r} asks for GPUs, but this machine has {gpus} for "
+                         f"{local_world} local ranks: start at most {gpus} (--nproc_per_node), or unset {DEVICE_ENV_VAR}")
+    if gpus and local_rank == 0:
+        print(f"{gpus} GPU(s) for {local_world} local ranks: training on the CPU with gloo", flush=True)
+    return torch.device("cpu"), "gloo"
 
 
 def setup(args: argparse.Namespace) -> tuple[int, int, torch.device]:
@@ -47,12 +74,9 @@ def setup(args: argparse.Namespace) -> tuple[int, int, torch.device]:
     if "RANK" not in os.environ:
         raise SystemExit("start this script with torchrun, e.g. torchrun --standalone --nproc_per_node=2 -m tutorial_utils.ddp_charrnn")
     local_rank, local_world = int(os.environ["LOCAL_RANK"]), int(os.environ["LOCAL_WORLD_SIZE"])
-    wanted = tu.get_device()
-    if wanted.type == "cuda" and torch.cuda.device_count() >= local_world:
-        device, backend = torch.device("cuda", local_rank), "nccl"
+    device, backend = choose_device(local_rank, local_world)
+    if device.type == "cuda":
         torch.cuda.set_device(device)
-    else:
-        device, backend = torch.device("cpu"), "gloo"
     torch.set_num_threads(args.threads)
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     timeout = datetime.timedelta(seconds=args.timeout)
@@ -116,18 +140,10 @@ def train(args: argparse.Namespace) -> dict:
         tu.synchronize(device)
         began = time.perf_counter()
         inputs, targets, fresh = consecutive_batch(train_data, args.batch_size, args.seq_len, iteration)
-        if fresh:
-            hidden = None
-        for group in optimizer.param_groups:
-            group["lr"] = cosine_lr(iteration, args.iterations, args.peak_lr, warmup=20)
-        optimizer.zero_grad()
-        logits, hidden = ddp(shard(inputs, rank, world), hidden)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), shard(targets, rank, world).reshape(-1))
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(ddp.parameters(), 1.0)
-        optimizer.step()
-        hidden = hidden.detach()
-        mean_loss = loss.detach().clone()
+        lr = cosine_lr(iteration, args.iterations, args.peak_lr, warmup=20)
+        loss, hidden = tbptt_step(ddp, optimizer, shard(inputs, rank, world), shard(targets, rank, world),
+                                  None if fresh else hidden, lr)
+        mean_loss = loss.clone()
         dist.all_reduce(mean_loss)
         losses.append(mean_loss.item() / world)
         tu.synchronize(device)
@@ -141,7 +157,8 @@ def train(args: argparse.Namespace) -> dict:
     flat = torch.cat([p.detach().cpu().reshape(-1) for p in model.parameters()])
     hashes, samples = [None] * world, [None] * world
     dist.all_gather_object(hashes, hashlib.sha256(flat.numpy().tobytes()).hexdigest())
-    dist.all_gather_object(samples, sample_text(model, "Th", 40, temperature=0.8, seed=args.seed + rank))
+    sample_seed = int(torch.randint(2**31, ()))  # this rank's generator, seeded with seed + rank
+    dist.all_gather_object(samples, sample_text(model, "Th", 40, temperature=0.8, seed=sample_seed))
     result = {
         "world_size": world, "backend": dist.get_backend(), "device": device.type, "threads": args.threads,
         "global_batch": args.batch_size, "updates": len(losses), "resumed_at": start, "restarts": restarts, "losses": losses,
@@ -156,13 +173,19 @@ def train(args: argparse.Namespace) -> dict:
     return result
 
 
+def lost_peers(error: BaseException) -> bool:
+    """Whether an error comes from the communication library, as when a peer died or stopped answering."""
+    # gloo raises a lost peer as a plain RuntimeError whose message starts with its own source file
+    return isinstance(error, dist.DistError) or any(library in str(error) for library in ("gloo", "NCCL"))
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     try:
         train(args)
-    except (tu.CheckpointError, tu.DataError, torch.OutOfMemoryError):
-        raise  # problems of this rank, with their own messages
-    except (RuntimeError, dist.DistError) as error:  # gloo reports a lost peer as a plain RuntimeError
+    except RuntimeError as error:
+        if not lost_peers(error):
+            raise
         rank = os.environ.get("RANK", "?")
         print(f"rank {rank}: lost contact with the other ranks ({type(error).__name__}: {str(error).splitlines()[0][:200]}); "
               f"a worker died or stopped answering within --timeout {args.timeout:.0f} s. Restart the run (torchrun "

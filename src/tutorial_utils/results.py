@@ -5,7 +5,10 @@ and where, when and how it was measured::
 
     {"benchmark": "char_rnn", "title": "...", "command": "python benchmarks/...", "machine": "...",
      "date": "2026-11-30", "columns": {"ms_per_iteration": "time per iteration (ms)", ...},
-     "rows": [{"ms_per_iteration": 99.6, ...}, ...], "notes": ["..."], ...extra tables...}
+     "rows": [{"ms_per_iteration": 99.6, ...}, ...], "notes": ["..."],
+     "tables": [{"title": "...", "columns": {...}, "rows": [...]}], ...further entries...}
+
+``tables`` (optional) holds further tables that the book renders below the first.
 
 Benchmarks write them with :func:`write_result`; notebooks and scripts read them with
 :func:`read_result` and pick values by field name; the book renders them with :func:`markdown_table`.
@@ -50,11 +53,22 @@ def machine_description() -> str:
     return f"{where}; {', '.join(parts)}"
 
 
+def _described(value: object) -> str:
+    return f"{type(value).__name__} {value!r:.60}"
+
+
 def check_table(columns: Mapping[str, str], rows: Sequence[Mapping[str, Any]], what: str = "table") -> None:
-    """Raise :class:`ResultFileError` unless every row has exactly the fields named in ``columns``."""
+    """Raise :class:`ResultFileError` unless ``columns`` maps field names to labels (all strings) and
+    ``rows`` is a sequence of records, each with exactly the fields named in ``columns``."""
+    if not isinstance(columns, Mapping) or not all(isinstance(key, str) and isinstance(label, str) for key, label in columns.items()):
+        raise ResultFileError(f"{what}: 'columns' must map field names to column labels, got {_described(columns)}; names and labels are strings")
     if not columns:
         raise ResultFileError(f"{what}: no columns")
+    if not isinstance(rows, Sequence) or isinstance(rows, (str, bytes)):
+        raise ResultFileError(f"{what}: 'rows' must be a list of records, got {_described(rows)}")
     for number, row in enumerate(rows, start=1):
+        if not isinstance(row, Mapping):
+            raise ResultFileError(f"{what}, row {number} must be a record of named fields, got {_described(row)}")
         if set(row) != set(columns):
             missing, unknown = sorted(set(columns) - set(row)), sorted(set(row) - set(columns))
             raise ResultFileError(f"{what}, row {number}: fields missing {missing}, fields not in the columns {unknown}")
@@ -105,13 +119,25 @@ def read_result(path: str | os.PathLike) -> dict[str, Any]:
     """
     path = Path(path)
     try:
-        result = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        result = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise ResultFileError(f"cannot read the result file {path}: {error}") from error
     required = ("benchmark", "title", "command", "machine", "date", "columns", "rows", "notes")
     if not isinstance(result, dict) or any(key not in result for key in required):
         raise ResultFileError(f"{path} is not a result file: it needs the entries {list(required)}")
+    for key in required[:5]:
+        if not isinstance(result[key], str):
+            raise ResultFileError(f"{path}: {key!r} must be a string, got {_described(result[key])}")
+    if not isinstance(result["notes"], list) or not all(isinstance(note, str) for note in result["notes"]):
+        raise ResultFileError(f"{path}: 'notes' must be a list of strings, got {_described(result['notes'])}")
     check_table(result["columns"], result["rows"], str(path))
+    tables = result.get("tables", [])
+    if not isinstance(tables, list):
+        raise ResultFileError(f"{path}: 'tables' must be a list of tables, got {_described(tables)}")
+    for number, table in enumerate(tables, start=1):
+        if not isinstance(table, dict) or any(key not in table for key in ("title", "columns", "rows")) or not isinstance(table["title"], str):
+            raise ResultFileError(f"{path}: entry {number} of 'tables' needs a title (a string), columns and rows")
+        check_table(table["columns"], table["rows"], f"{path}, table {table['title']!r}")
     return result
 
 
