@@ -3,8 +3,16 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Property-based tests (tests/test_properties.py). "ci", the default, runs the same examples on
+# every run, few enough for the file to take about a minute on two cores; "thorough"
+# (HYPOTHESIS_PROFILE=thorough) draws many more, new ones on every run, for maintainers.
+settings.register_profile("ci", max_examples=500, derandomize=True, deadline=None, database=None, print_blob=True)
+settings.register_profile("thorough", max_examples=10_000, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="module")

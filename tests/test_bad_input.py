@@ -68,3 +68,9 @@ def test_bad_input_is_named(call, exception, words):
     with pytest.raises(exception) as caught:
         call()
     assert words in str(caught.value)
+
+
+def test_custom_where_takes_python_lists_like_tensors():
+    cond = torch.tensor([True, False])
+    assert torch.equal(tu.custom_where(cond, [1.0, 2.0], [3.0, 4.0]), tu.custom_where(cond, torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0])))
+    assert tu.custom_where(cond, [1.0, 2.0], [3.0, 4.0]).tolist() == [1.0, 4.0]

@@ -124,3 +124,40 @@ def test_minibatches_reject_empty_and_single_array():
         list(iterate_minibatches((), batch_size=1))
     with pytest.raises(TypeError, match="sequence of arrays"):
         list(iterate_minibatches(np.zeros((4, 2)), batch_size=1))
+
+
+@pytest.mark.parametrize("seed", [1.5, "7", True, -1, 2**32, [1, 2]])
+def test_minibatches_name_a_bad_seed(seed):
+    with pytest.raises(ValueError, match=r"seed must be None or an integer from 0 to 2\*\*32 - 1, got"):
+        iterate_minibatches((np.zeros(5),), batch_size=2, shuffle=True, seed=seed)
+
+
+def test_minibatches_accept_numpy_integer_seeds():
+    X = np.arange(10)
+    assert [b[0].tolist() for b in iterate_minibatches((X,), 5, shuffle=True, seed=np.int64(3))] == \
+           [b[0].tolist() for b in iterate_minibatches((X,), 5, shuffle=True, seed=3)]
+
+
+def test_minibatches_name_an_array_that_is_not_one():
+    with pytest.raises(TypeError, match=r"arrays\[1\] must be a NumPy array or tensor with a first dimension, got list"):
+        iterate_minibatches((np.zeros(5), [0, 1, 2, 3, 4]), batch_size=2)
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_loader_draws_when_dataloader_draws(shuffle):
+    """DataLoader draws its worker base seed in iter() and the sampler's seed at the first next():
+    code that draws random numbers in between sees the same numbers with either loader."""
+    features, targets = toy_data()
+
+    def run(loader):
+        torch.manual_seed(7)
+        batches = iter(loader)
+        between = torch.rand(3)
+        first = next(batches)
+        after_first = torch.rand(3)
+        rest = list(batches)
+        return [between, *first, after_first, *(t for batch in rest for t in batch), torch.rand(3)]
+
+    expected = run(DataLoader(TensorDataset(features, targets), batch_size=5, shuffle=shuffle))
+    got = run(TensorLoader(features, targets, batch_size=5, shuffle=shuffle))
+    assert len(got) == len(expected) and all(torch.equal(e, g) for e, g in zip(expected, got))

@@ -219,3 +219,95 @@ def test_checkpoints_follow_the_umask(tmp_path):
     finally:
         os.umask(previous)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("content", [b"hello world\n", b"\x85\xf3", b"h\x05", b'{"a": 1}', b"\x80\x02j\x87j@", b""],
+                         ids=["text", "pop-from-empty-stack", "unknown-memo", "json", "short-binget", "empty"])
+def test_text_and_random_bytes_are_named_as_damaged_files(tmp_path, content):
+    model, optimizer, step = tiny_setup()
+    path = tmp_path / "checkpoint_00000001.pt"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=r"checkpoint_00000001\.pt is truncated or corrupt"):
+        load_checkpoint(path, model, optimizer)
+    with pytest.raises(CheckpointError, match=r"checkpoint_00000001\.pt is truncated or corrupt"):
+        train_resumable(model, optimizer, step, 3, tmp_path, checkpoint_every=1)
+
+
+def _payload(net, opt, **changes):
+    payload = {"iteration": 1, "model": net.state_dict(), "optimizer": opt.state_dict(),
+               "optimizer_class": type(opt).__name__, "rng": get_rng_state(), "extra": {}}
+    return {**payload, **changes}
+
+
+@pytest.mark.parametrize("changes", [
+    {"model": 5}, {"model": {"weight": [1.0]}}, {"optimizer": []}, {"optimizer": {"state": {}, "param_groups": 3}},
+    {"optimizer_class": None}, {"iteration": -4}, {"iteration": "7"}, {"extra": [1]},
+    {"rng": {"python": 1, "numpy": {}, "torch": torch.zeros(3), "cuda": []}}, {"rng": []},
+], ids=lambda changes: "-".join(f"{key}={value!r:.20}" for key, value in changes.items()))
+def test_a_checkpoint_with_entries_of_another_form_is_refused_and_loads_nothing(tmp_path, changes):
+    model, optimizer, step = tiny_setup()
+    torch.save(_payload(model, optimizer, **changes), tmp_path / "checkpoint_00000001.pt")
+    before = {name: value.clone() for name, value in model.state_dict().items()}
+    generators = (random.getstate(), torch.get_rng_state())
+    with pytest.raises(CheckpointError, match=r"checkpoint_00000001\.pt"):
+        load_checkpoint(tmp_path / "checkpoint_00000001.pt", model, optimizer)
+    assert all(torch.equal(value, before[name]) for name, value in model.state_dict().items())
+    assert random.getstate() == generators[0] and torch.equal(torch.get_rng_state(), generators[1])
+    with pytest.raises(CheckpointError, match=r"checkpoint_00000001\.pt"):
+        train_resumable(model, optimizer, step, 3, tmp_path, checkpoint_every=1)
+
+
+def test_an_optimizer_state_for_a_parameter_the_optimizer_lacks_is_refused(tmp_path):
+    model, optimizer, step = tiny_setup()
+    step(0)
+    saved = optimizer.state_dict()
+    saved["state"][99] = saved["state"][0]
+    torch.save(_payload(model, optimizer, optimizer=saved), tmp_path / "c.pt")
+    with pytest.raises(CheckpointError, match=r"c\.pt does not fit .*parameter 99"):
+        load_checkpoint(tmp_path / "c.pt", model, optimizer)
+
+
+def test_train_resumable_refuses_a_checkpoint_whose_losses_or_iteration_do_not_fit(tmp_path):
+    model, optimizer, step = tiny_setup()
+    torch.save(_payload(model, optimizer, extra={"losses": 3}), tmp_path / "checkpoint_00000001.pt")
+    with pytest.raises(CheckpointError, match=r"checkpoint_00000001\.pt .*losses"):
+        train_resumable(model, optimizer, step, 3, tmp_path, checkpoint_every=1)
+    torch.save(_payload(model, optimizer, iteration=2, extra={"losses": [1.0, 2.0]}), tmp_path / "checkpoint_00000001.pt")
+    with pytest.raises(CheckpointError, match=r"checkpoint_00000001\.pt holds iteration 2"):
+        train_resumable(model, optimizer, step, 3, tmp_path, checkpoint_every=1)
+
+
+def test_checkpoint_names_work_for_any_iteration(tmp_path):
+    model, optimizer, step = tiny_setup()
+    for iteration in (99_999_999, 100_000_000, 7):
+        save_checkpoint(checkpoint_path(tmp_path, iteration), model, optimizer, iteration)
+    assert [path.name for path in list_checkpoints(tmp_path)] == [
+        "checkpoint_00000007.pt", "checkpoint_99999999.pt", "checkpoint_100000000.pt"]
+    with pytest.raises(CheckpointError, match="at iteration 100000000, beyond num_iterations=5"):
+        train_resumable(model, optimizer, step, 5, tmp_path, checkpoint_every=1)
+    with pytest.raises(ValueError, match="iteration must be a non-negative integer, got -1"):
+        checkpoint_path(tmp_path, -1)
+
+
+def test_a_folder_named_like_a_checkpoint_is_not_one(tmp_path):
+    model, optimizer, step = tiny_setup()
+    (tmp_path / "checkpoint_00000005.pt").mkdir()
+    (tmp_path / "checkpoint_000000001.pt").write_bytes(b"")  # not a name checkpoint_path gives
+    assert list_checkpoints(tmp_path) == []
+    assert len(train_resumable(model, optimizer, step, 2, tmp_path, checkpoint_every=1)) == 2
+    assert [path.name for path in list_checkpoints(tmp_path)] == ["checkpoint_00000001.pt", "checkpoint_00000002.pt"]
+
+
+def test_an_optimizer_state_the_optimizer_cannot_take_loads_nothing(tmp_path):
+    model, optimizer, step = tiny_setup()
+    step(0)
+    saved = optimizer.state_dict()
+    saved["state"][0] = {"exp_avg": saved["state"][0]["exp_avg"]}  # an Adam state without its "step"
+    torch.save(_payload(model, optimizer, optimizer=saved), tmp_path / "c.pt")
+    before = {name: value.clone() for name, value in model.state_dict().items()}
+    steps = [state["step"].item() for state in optimizer.state.values()]
+    with pytest.raises(CheckpointError, match=r"c\.pt holds generator or optimizer states that cannot be restored, so nothing was loaded"):
+        load_checkpoint(tmp_path / "c.pt", model, optimizer)
+    assert all(torch.equal(value, before[name]) for name, value in model.state_dict().items())
+    assert [state["step"].item() for state in optimizer.state.values()] == steps
+    step(1)  # the optimizer still works

@@ -1,5 +1,6 @@
 """Fetching data: mirror, cache and downloads, tested against a local HTTP server that misbehaves."""
 
+import errno
 import gzip
 import hashlib
 import http.server
@@ -21,7 +22,7 @@ PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
-    """/good.gz, /damaged.gz (broken deflate), /bomb.gz, /cut.gz (connection dropped mid-body), /trickle.gz."""
+    """/good.gz, /damaged.gz (broken deflate), /bomb.gz, /cut.gz and /cut.txt (connection dropped mid-body), /plain.txt, /trickle.gz."""
 
     def log_message(self, *args):
         pass
@@ -38,6 +39,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             length = len(body)
         elif self.path == "/cut.gz":
             body, length = good[: len(good) // 2], len(good)
+        elif self.path == "/cut.txt":
+            body, length = PAYLOAD[: len(PAYLOAD) // 2], len(PAYLOAD)
+        elif self.path == "/plain.txt":
+            body, length = PAYLOAD, len(PAYLOAD)
         elif self.path == "/trickle.gz":
             self.send_response(200)
             self.send_header("Content-Length", str(len(good)))
@@ -249,3 +254,100 @@ def test_a_file_that_fails_its_sha256_verifier_is_rejected(dirs):
 def test_zlib_errors_are_corruption_not_crashes():
     with pytest.raises(fetching.CorruptDataError, match="not a valid gzip stream"):
         fetching.gunzip_bounded(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + b"\xff" * 20, 100)
+
+
+def plain_remote(*urls):
+    """A file fetched as it is served, checked only for its size, as a reader that cannot tell a prefix from the file would."""
+    return RemoteFile(target="tiny/plain", mirror_path="tiny/plain", urls=urls, verify=lambda content: None, max_bytes=len(PAYLOAD))
+
+
+def test_a_download_cut_short_of_its_content_length_is_a_failed_source(dirs, server):
+    with pytest.raises(DataUnavailableError, match=r"/cut\.txt: cut short: 5,002 of the 10,004 bytes the server announced"):
+        fetch(plain_remote(f"{server}/cut.txt"))
+    assert fetch(plain_remote(f"{server}/cut.txt", f"{server}/plain.txt")).read_bytes() == PAYLOAD
+
+
+def refuse_new_entries(monkeypatch, folder: Path) -> None:
+    """Make ``folder`` read-only for this process, as ``chmod a-w`` does for every user but root."""
+    real_open, real_mkdir = os.open, os.mkdir
+    inside = lambda path: Path(os.path.abspath(path)).is_relative_to(folder)  # noqa: E731
+
+    def guarded_open(path, flags, *args, **kwargs):
+        if flags & os.O_CREAT and inside(path):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    def guarded_mkdir(path, *args, **kwargs):
+        if inside(path) and not os.path.isdir(path):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", guarded_open)
+    monkeypatch.setattr(os, "mkdir", guarded_mkdir)
+
+
+def test_a_read_only_cache_names_the_folder_and_the_os_error(dirs, monkeypatch):
+    cache, mirror = dirs
+    put(mirror / "tiny/labels.gz", gzip.compress(PAYLOAD))
+    (cache / "tiny").mkdir(parents=True)
+    refuse_new_entries(monkeypatch, cache)
+    with pytest.raises(DataSettingError) as caught:
+        fetch(remote())
+    message = str(caught.value)
+    assert f"cannot use the data cache {cache} (Permission denied: {cache}" in message and "None" not in message
+    assert "set TUTORIAL_DATA_DIR to a folder you can write to" in message
+
+
+def test_a_read_only_cache_still_serves_the_files_it_holds(dirs, monkeypatch):
+    cache, mirror = dirs
+    put(cache / "tiny/labels", PAYLOAD)
+    refuse_new_entries(monkeypatch, cache)
+    assert fetch(remote()).read_bytes() == PAYLOAD
+    assert fetch(remote(sha256=None)).read_bytes() == PAYLOAD
+
+
+def test_a_reader_never_finds_a_corrupt_copy_gone_while_another_process_replaces_it(dirs, monkeypatch):
+    """A corrupt cached copy checked by a reader at the moment another process obtains its replacement:
+    the copy stays in place until the new one is renamed over it, so the reader reads either."""
+    cache, mirror = dirs
+    put(cache / "tiny/labels", b"damaged")
+    put(mirror / "tiny/labels.gz", gzip.compress(PAYLOAD))
+    checked = remote(sha256=None)  # checked by its content, as Iris and the novel are
+    replacing, reader_done = threading.Event(), threading.Event()
+    results = {}
+
+    def other_process():
+        try:
+            results["other"] = fetch(checked).read_bytes()
+        except Exception as error:  # reported by the assertion below
+            results["other"] = error
+
+    other = threading.Thread(target=other_process)
+    real_sources, real_access = fetching.SourceChain.sources, os.access
+
+    def sources(self):  # the other process pauses while it obtains the new copy
+        found = real_sources(self)
+        if threading.current_thread() is other:
+            def paused(read=found[0][1]):
+                replacing.set()
+                reader_done.wait(10)
+                return read()
+            found[0] = (found[0][0], paused)
+        return found
+
+    def access(path, mode):  # the reader has found the file and may read it: now the other process starts
+        allowed = real_access(path, mode)
+        if threading.current_thread() is threading.main_thread() and not other.is_alive() and "other" not in results:
+            other.start()
+            replacing.wait(10)
+        return allowed
+
+    monkeypatch.setattr(fetching.SourceChain, "sources", sources)
+    monkeypatch.setattr(fetching.os, "access", access)
+    try:
+        assert fetch(checked).read_bytes() == PAYLOAD
+    finally:
+        reader_done.set()
+        other.join(10)
+    assert results["other"] == PAYLOAD
+    assert sorted(p.name for p in (cache / "tiny").iterdir()) == ["labels"]

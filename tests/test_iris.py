@@ -91,3 +91,14 @@ def test_standardize_rejects_nan():
 def test_binary_subset_rejects_other_layouts():
     with pytest.raises(ValueError, match=r"expected Iris features \(150, 4\)"):
         binary_subset(np.zeros((10, 4)), np.zeros(10))
+
+
+def test_a_byte_order_mark_and_any_line_ends_are_accepted():
+    expected = parse_iris(iris_file())
+    for variant in (b"\xef\xbb\xbf" + iris_file(), iris_file().replace(b"\n", b"\r"), b"\xef\xbb\xbf" + iris_file().replace(b"\n", b"\r\n")):
+        features, labels = parse_iris(variant)
+        assert np.array_equal(features, expected[0]) and np.array_equal(labels, expected[1])
+
+
+def test_the_uci_values_pass_with_a_byte_order_mark(data_copy):
+    verify_iris(b"\xef\xbb\xbf" + (data_copy / "iris" / "iris.data").read_bytes())

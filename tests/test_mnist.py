@@ -137,3 +137,12 @@ def test_real_mirror_files_verify_and_load_both_ways(tmp_path, monkeypatch, data
     assert y_train[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4] and y_test[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
     train, test = load_mnist()
     assert torch.equal(train.data, torch.from_numpy(X_train.copy())) and len(test) == 10_000
+
+
+def test_an_idx_header_with_more_dimensions_than_an_array_can_have_is_named(tmp_path):
+    from tutorial_utils.datasets.mnist import read_idx
+
+    path = tmp_path / "odd-idx1-ubyte"
+    path.write_bytes(b"\x00\x00\x08\xc8" + (1).to_bytes(4, "big") * 200 + b"\x07")
+    with pytest.raises(CorruptDataError, match=r"odd-idx1-ubyte: the header announces 200 dimensions, more than a NumPy array can have"):
+        read_idx(path)

@@ -79,3 +79,18 @@ def test_the_novel_passes_with_or_without_gutenbergs_wrapper(data_copy):
     verify_novel(body)
     wrapped = b"The Project Gutenberg eBook\r\n*** START OF THE PROJECT GUTENBERG EBOOK 98 ***\r\n" + body + b"\r\n*** END OF THE PROJECT GUTENBERG EBOOK 98 ***\r\nlicence"
     verify_novel(wrapped)
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"])
+def test_the_header_goes_whatever_the_line_ends(end):
+    raw = end.join(["The Project Gutenberg eBook", "*** START OF THE PROJECT GUTENBERG EBOOK 98 ***", "A TALE OF TWO CITIES", "body", ""])
+    assert clean_text(raw) == "A TALE OF TWO CITIES\nbody\n"
+
+
+def test_a_start_marker_on_the_last_line_leaves_no_header():
+    assert clean_text("The Project Gutenberg eBook\n*** START OF THE PROJECT GUTENBERG EBOOK 98 ***") == "\n"
+    assert strip_gutenberg_boilerplate("header\r\n*** START OF THIS PROJECT GUTENBERG EBOOK 98 ***") == ""
+
+
+def test_a_byte_order_mark_is_dropped():
+    assert clean_text("\ufeffA TALE OF TWO CITIES\n") == "A TALE OF TWO CITIES\n"

@@ -37,3 +37,16 @@ def positive_float(value: object, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a finite number greater than 0, got {value!r}")
     return float(value)
+
+
+def optional_seed(value: object, name: str = "seed") -> int | None:
+    """Return ``value`` if it is ``None`` or an integer seed of NumPy's ``RandomState`` (0 to 2**32 - 1).
+
+    Raises:
+        ValueError: naming ``name`` and the value otherwise (a bool, a float or a string included).
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value < 2**32:
+        raise ValueError(f"{name} must be None or an integer from 0 to 2**32 - 1, got {value!r}")
+    return int(value)

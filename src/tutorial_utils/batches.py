@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .arguments import positive_int
+from .arguments import optional_seed, positive_int
 
 
 def iterate_minibatches(arrays: Sequence[Any], batch_size: int, shuffle: bool = False, seed: int | None = None) -> Iterator[tuple[Any, ...]]:
@@ -24,32 +24,44 @@ def iterate_minibatches(arrays: Sequence[Any], batch_size: int, shuffle: bool = 
     batches in the same order (the behaviour the TensorFlow chapter reproduces). A last batch
     smaller than ``batch_size`` is dropped.
 
+    The arguments are checked when it is called, before the first batch is asked for.
+
     Args:
         arrays: NumPy arrays or tensors with equal length along axis 0, e.g. ``(X, y)``.
         batch_size: rows per batch, a positive integer no larger than the number of rows.
         shuffle: draw a random order of rows instead of the stored order.
-        seed: seed of the permutation used when ``shuffle`` is true.
+        seed: seed of the permutation used when ``shuffle`` is true: ``None`` or an integer
+            from 0 to 2**32 - 1.
 
     Raises:
-        TypeError: if ``arrays`` is a single array instead of a sequence of them.
-        ValueError: if no arrays are given, their lengths differ, or ``batch_size`` is not a
-            positive integer or exceeds the number of rows (no batch could be formed).
+        TypeError: if ``arrays`` is a single array instead of a sequence of them, or holds
+            something else than arrays and tensors with a first dimension.
+        ValueError: if no arrays are given, their lengths differ, ``batch_size`` is not a
+            positive integer or exceeds the number of rows (no batch could be formed), or
+            ``seed`` is not ``None`` or an integer from 0 to 2**32 - 1.
     """
-    if hasattr(arrays, "shape"):
-        raise TypeError("arrays must be a sequence of arrays, e.g. (X, y), not a single array")
+    if hasattr(arrays, "shape") or not isinstance(arrays, Sequence):
+        raise TypeError(f"arrays must be a sequence of arrays, e.g. (X, y), not a single {type(arrays).__name__}")
     if len(arrays) == 0:
         raise ValueError("iterate_minibatches needs at least one array")
-    lengths = [len(a) for a in arrays]
+    for number, array in enumerate(arrays):
+        if len(getattr(array, "shape", ())) == 0:
+            raise TypeError(f"arrays[{number}] must be a NumPy array or tensor with a first dimension, got {type(array).__name__}")
+    lengths = [int(a.shape[0]) for a in arrays]
     if len(set(lengths)) != 1:
         raise ValueError(f"arrays must have the same length along axis 0, got lengths {lengths}")
     batch_size = positive_int(batch_size, "batch_size")
     if batch_size > lengths[0]:
         raise ValueError(f"batch_size {batch_size} is larger than the {lengths[0]} rows: not one batch could be formed")
+    seed = optional_seed(seed, "seed")
+    return _minibatches(arrays, lengths[0], batch_size, bool(shuffle), seed)
 
-    indices = np.arange(lengths[0])
+
+def _minibatches(arrays: Sequence[Any], rows: int, batch_size: int, shuffle: bool, seed: int | None) -> Iterator[tuple[Any, ...]]:
+    indices = np.arange(rows)
     if shuffle:
         np.random.RandomState(seed).shuffle(indices)
-    for start in range(0, len(indices) - batch_size + 1, batch_size):
+    for start in range(0, rows - batch_size + 1, batch_size):
         batch = indices[start : start + batch_size]
         yield tuple(a[_index_for(a, batch)] for a in arrays)
 
@@ -75,8 +87,9 @@ class TensorLoader:
 
     Iterating draws from the global CPU generator exactly as a single-process
     ``DataLoader(TensorDataset(features, targets), batch_size, shuffle, drop_last)`` with the
-    default sampler does: one draw for the (unused) worker base seed on every pass, plus, when
-    shuffling, one draw that seeds a private generator whose ``torch.randperm`` is the order.
+    default sampler does, and when it does: one draw for the (unused) worker base seed when
+    ``iter()`` is called, plus, when shuffling, one draw at the first ``next()`` that seeds a
+    private generator whose ``torch.randperm`` is the order.
     Batches therefore come in the same order, and code that draws random numbers after a pass
     sees the same numbers, whichever of the two loaders it uses (``tests/test_batches.py`` checks
     this against a real ``DataLoader``).
@@ -118,11 +131,14 @@ class TensorLoader:
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        _draw_seed()  # DataLoader's iterator draws its worker base seed when it is created
+        return self._batches()
+
+    def _batches(self) -> Iterator[tuple[Any, Any]]:
         import torch
 
         n = len(self.targets)
-        _draw_seed()  # DataLoader's iterator draws a worker base seed on every pass
-        if self.shuffle:
+        if self.shuffle:  # DataLoader's RandomSampler draws the seed of its order at the first next()
             generator = torch.Generator()
             generator.manual_seed(_draw_seed())
             order = torch.randperm(n, generator=generator)

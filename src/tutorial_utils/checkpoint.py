@@ -9,6 +9,8 @@ while saving never leaves a half-written checkpoint under the real name, and the
 Loading checks the whole checkpoint against the model and the optimizer first and changes
 nothing unless everything fits. It reads every tensor to the CPU and lets the model and the
 optimizer place their own on their device, so a checkpoint written on one device resumes on another.
+Every way a file can fail to be a checkpoint (text, random or damaged bytes, another pickle,
+entries of another form) is reported as a :class:`CheckpointError` naming the file.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import os
 import pickle
 import random
 import re
-import zipfile
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,10 @@ import torch
 from .arguments import non_negative_int, positive_int
 from .files import write_atomically
 
-_NAME = re.compile(r"^checkpoint_(\d{8})\.pt$")
+#: The names checkpoint_path gives: the iteration zero-padded to 8 digits, or longer without padding.
+_NAME = re.compile(r"^checkpoint_(\d{8}|[1-9]\d{8,})\.pt$")
+#: What torch's safe unpickler says of a well-formed pickle that names a class it does not allow.
+_REFUSED = re.compile(r"GLOBAL|allowlist")
 _REQUIRED = ("iteration", "model", "optimizer", "optimizer_class", "rng", "extra")
 _PLAIN = (str, int, float, bool, type(None))
 
@@ -38,18 +43,33 @@ class CheckpointError(RuntimeError):
 
 
 def checkpoint_path(directory: str | os.PathLike, iteration: int) -> Path:
-    """The file name of the checkpoint taken after ``iteration`` iterations."""
-    return Path(directory) / f"checkpoint_{iteration:08d}.pt"
+    """The file name of the checkpoint taken after ``iteration`` iterations (8 digits or more).
+
+    Raises:
+        ValueError: if ``iteration`` is not a non-negative integer.
+    """
+    return Path(directory) / f"checkpoint_{non_negative_int(iteration, 'iteration'):08d}.pt"
+
+
+def _iteration_of(path: str | os.PathLike) -> int | None:
+    """The iteration in a name that :func:`checkpoint_path` gives, else ``None``."""
+    match = _NAME.match(Path(path).name)
+    return int(match.group(1)) if match else None
 
 
 def list_checkpoints(directory: str | os.PathLike) -> list[Path]:
-    """The checkpoint files in ``directory``, oldest (lowest iteration) first; temporary files are ignored."""
+    """The checkpoint files in ``directory``, oldest (lowest iteration) first.
+
+    Only regular files named as :func:`checkpoint_path` names them count: temporary files, other
+    names and folders are ignored.
+    """
     folder = Path(directory)
     if folder.exists() and not folder.is_dir():
         raise CheckpointError(f"{folder} is a file, not a folder of checkpoints: choose another checkpoint_dir")
     if not folder.is_dir():
         return []
-    return sorted(path for path in folder.iterdir() if _NAME.match(path.name))
+    found = [path for path in folder.iterdir() if _iteration_of(path) is not None and path.is_file()]
+    return sorted(found, key=_iteration_of)
 
 
 def get_rng_state() -> dict[str, Any]:
@@ -142,21 +162,60 @@ def save_checkpoint(
     return write_atomically(path, lambda stream: torch.save(payload, stream))
 
 
-def _read(path: Path) -> dict[str, Any]:
+def _read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """The entries of the checkpoint file ``path``, checked to have the form :func:`save_checkpoint` writes.
+
+    The one reader of checkpoint bytes: :func:`load_checkpoint` and :func:`train_resumable` go
+    through it. It changes nothing (no model, no generator).
+
+    Raises:
+        CheckpointError: naming the file, if it is missing, not a checkpoint (text, random or
+            damaged bytes, another pickle) or holds entries of another form.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist" + (" (it is a folder)" if path.is_dir() else ""))
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # random bytes can look like a pickle of an unknown protocol
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        if "Weights only load failed" in str(error):
+        if _REFUSED.search(str(error)):
             raise CheckpointError(
                 f"{path} holds an object that safe loading refuses (the file itself is readable, not damaged); "
                 f"if you wrote it and trust it, read it with torch.load({str(path)!r}, weights_only=False). Details: {str(error)[:300]}"
             ) from None
-        raise CheckpointError(f"checkpoint {path} is truncated or corrupt and cannot be read (UnpicklingError: {error})") from error
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as error:
-        raise CheckpointError(f"checkpoint {path} is truncated or corrupt and cannot be read ({type(error).__name__}: {error})") from error
+        raise CheckpointError(f"checkpoint {path} is truncated or corrupt and cannot be read (UnpicklingError: {str(error)[:300]})") from error
+    except Exception as error:  # the unpickler meets damaged bytes with KeyError, IndexError, struct.error, ...
+        raise CheckpointError(f"checkpoint {path} is truncated or corrupt and cannot be read ({type(error).__name__}: {str(error)[:300]})") from error
     if not isinstance(payload, dict) or any(key not in payload for key in _REQUIRED):
         raise CheckpointError(f"{path} is not a checkpoint written by save_checkpoint: expected the keys {list(_REQUIRED)}")
+    wrong = _entries_of_another_form(payload)
+    if wrong:
+        raise CheckpointError(f"{path} is not a checkpoint written by save_checkpoint: its entries {wrong} have another form")
     return payload
+
+
+def _entries_of_another_form(payload: dict[str, Any]) -> list[str]:
+    """The entries of ``payload`` that do not have the types save_checkpoint writes."""
+    iteration, model, optimizer, rng = payload["iteration"], payload["model"], payload["optimizer"], payload["rng"]
+    fits = {
+        "iteration": type(iteration) is int and iteration >= 0,
+        "model": isinstance(model, dict)
+        and all(isinstance(k, str) and isinstance(v, torch.Tensor) and v.layout == torch.strided and not v.is_quantized for k, v in model.items()),
+        "optimizer": isinstance(optimizer, dict)
+        and isinstance(optimizer.get("state"), dict)
+        and all(isinstance(state, dict) for state in optimizer["state"].values())
+        and isinstance(optimizer.get("param_groups"), list)
+        and all(
+            isinstance(group, dict) and isinstance(group.get("params"), list) and all(type(i) is int for i in group["params"])
+            for group in optimizer["param_groups"]
+        ),
+        "optimizer_class": isinstance(payload["optimizer_class"], str),
+        "rng": isinstance(rng, dict) and all(key in rng for key in ("python", "numpy", "torch", "cuda")),
+        "extra": isinstance(payload["extra"], dict),
+    }
+    return [key for key, fine in fits.items() if not fine]
 
 
 def _model_mismatches(saved: Mapping[str, torch.Tensor], model: torch.nn.Module) -> list[str]:
@@ -181,6 +240,9 @@ def _optimizer_mismatches(saved: Mapping[str, Any], saved_class: str, optimizer:
     shapes = [p.shape for group in optimizer.param_groups for p in group["params"]]
     problems = []
     for index, state in saved["state"].items():
+        if type(index) is not int or not 0 <= index < len(shapes):
+            problems.append(f"the checkpoint holds optimizer state for parameter {index!r}, the optimizer has parameters 0 to {len(shapes) - 1}")
+            continue
         for name, value in state.items():
             if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape != shapes[int(index)]:
                 problems.append(f"optimizer state {name!r} of parameter {index}: checkpoint {tuple(value.shape)}, model {tuple(shapes[int(index)])}")
@@ -201,20 +263,46 @@ def load_checkpoint(path: str | os.PathLike, model: torch.nn.Module, optimizer: 
             checkpoint, or does not fit the model or the optimizer.
     """
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
-    payload = _read(path)
+    return _apply(path, _read_checkpoint(path), model, optimizer)
+
+
+def _apply(path: Path, payload: dict[str, Any], model: torch.nn.Module, optimizer: torch.optim.Optimizer | None) -> dict[str, Any]:
+    """Load what :func:`_read_checkpoint` read into the model, the optimizer and the generators, or nothing."""
     problems = _model_mismatches(payload["model"], model)
     if optimizer is not None and not problems:
         problems = _optimizer_mismatches(payload["optimizer"], payload["optimizer_class"], optimizer)
     if problems:
         shown = "; ".join(problems[:4]) + (f"; and {len(problems) - 4} more" if len(problems) > 4 else "")
         raise CheckpointError(f"{path} does not fit this model and optimizer, so nothing was loaded: {shown}")
+    # Generators and optimizer first: they can still refuse entries of another form (an Adam
+    # state without "step", say), and are put back if they do. The model, checked above, comes last.
+    previous_rng = get_rng_state()
+    previous_optimizer = optimizer.state_dict() if optimizer is not None else None
+    try:
+        with warnings.catch_warnings():  # entries of another form can draw torch's indexing warnings first
+            warnings.simplefilter("ignore")
+            set_rng_state(payload["rng"])
+        if optimizer is not None:
+            optimizer.load_state_dict(payload["optimizer"])
+    except Exception as error:
+        set_rng_state(previous_rng)
+        if optimizer is not None:
+            optimizer.load_state_dict(previous_optimizer)
+        raise CheckpointError(
+            f"{path} holds generator or optimizer states that cannot be restored, so nothing was loaded "
+            f"({type(error).__name__}: {str(error)[:200]})"
+        ) from error
     model.load_state_dict(payload["model"])
-    if optimizer is not None:
-        optimizer.load_state_dict(payload["optimizer"])
-    set_rng_state(payload["rng"])
     return {"iteration": payload["iteration"], "extra": payload["extra"]}
+
+
+def _check_resumable(path: Path, payload: dict[str, Any], iteration: int) -> None:
+    """Raise unless ``payload`` is what train_resumable writes as ``path``: its iteration, and a loss per iteration."""
+    if payload["iteration"] != iteration:
+        raise CheckpointError(f"{path} holds iteration {payload['iteration']}, not the {iteration} of its name: rename or delete it")
+    losses = payload["extra"].get("losses", [])
+    if not isinstance(losses, list) or not all(type(loss) in (int, float) for loss in losses):
+        raise CheckpointError(f"{path} is not a checkpoint of train_resumable: its extra['losses'] is not a list of numbers")
 
 
 def train_resumable(
@@ -246,14 +334,16 @@ def train_resumable(
     start = 0
     existing = list_checkpoints(checkpoint_dir)
     if existing:
-        newest = int(_NAME.match(existing[-1].name).group(1))
+        newest = _iteration_of(existing[-1])
         if newest > num_iterations:  # checked before loading: a refused run changes nothing
             raise CheckpointError(
                 f"the newest checkpoint in {checkpoint_dir} is at iteration {newest}, beyond num_iterations={num_iterations}: "
                 f"ask for at least {newest} iterations, or use another checkpoint_dir for a shorter run"
             )
         try:
-            state = load_checkpoint(existing[-1], model, optimizer)
+            payload = _read_checkpoint(existing[-1])
+            _check_resumable(existing[-1], payload, newest)
+            state = _apply(existing[-1], payload, model, optimizer)
         except CheckpointError as error:
             hint = f"; the previous checkpoint {existing[-2]} may be intact: delete the damaged file to resume from it" if len(existing) > 1 else ""
             raise CheckpointError(f"{error}{hint}") from error

@@ -12,7 +12,11 @@ lacks, as one pooch downloader (:class:`SourceChain`):
   the memory;
 - **verification of the content** before anything is written: MNIST by the SHA-256 of the
   *uncompressed* IDX files (the same however the ``.gz`` was compressed), Iris and the novel by
-  what they contain (see their modules). A corrupt source is rejected and the next one is tried.
+  what they contain (see their modules). A corrupt source is rejected and the next one is tried,
+  and so is a download that ends before the length its server announced;
+- **replacement, never deletion**, of a cached copy that fails its check: the new copy is
+  written beside it and renamed over it, so another process reading the file meanwhile reads
+  the old copy or the new one, never a missing file.
 
 Settings (both must be absolute paths, so that they mean the same from every folder, the
 notebooks' included):
@@ -38,7 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..files import default_file_mode
+from ..files import default_file_mode, write_atomically
 
 CACHE_ENV_VAR = "TUTORIAL_DATA_DIR"
 MIRROR_ENV_VAR = "TUTORIAL_DATA_MIRROR"
@@ -132,12 +136,16 @@ def _read_url(url: str, limit: int, deadline_s: float) -> bytes:
     start = time.monotonic()
     received = bytearray()
     with urllib.request.urlopen(url, timeout=READ_TIMEOUT_S) as response:  # noqa: S310 (https URLs of this module)
+        announced = response.headers.get("Content-Length", "").strip()
         while chunk := response.read1(_CHUNK):
             received += chunk
             if len(received) > limit:
                 raise DataUnavailableError(f"delivered more than the {limit:,} bytes this file can have; stopped")
             if time.monotonic() - start > deadline_s:
                 raise DataUnavailableError(f"stalled: {len(received):,} bytes in {deadline_s:.0f} s, the time allowed for one download")
+    # read1 returns what arrived before the connection closed, without complaint
+    if announced.isdigit() and len(received) != int(announced):
+        raise DataUnavailableError(f"cut short: {len(received):,} of the {int(announced):,} bytes the server announced")
     return bytes(received)
 
 
@@ -195,6 +203,17 @@ class SourceChain:
     def __call__(self, url: str, output_file: str, pooch: object = None, check_only: bool = False) -> bool | None:
         if check_only:
             return True
+        content = self.obtain()
+        Path(output_file).write_bytes(content)
+        os.chmod(output_file, default_file_mode())
+        return None
+
+    def obtain(self) -> bytes:
+        """The verified content from the first source that gives it.
+
+        Raises:
+            DataUnavailableError: listing what each source did, if none did.
+        """
         problems = []
         for name, read in self.sources():
             try:
@@ -212,9 +231,7 @@ class SourceChain:
             except (OSError, DataUnavailableError, urllib.error.URLError, http.client.HTTPException, ValueError) as error:
                 problems.append(f"{name}: {error}")
                 continue
-            Path(output_file).write_bytes(content)
-            os.chmod(output_file, default_file_mode())
-            return None
+            return content
         raise DataUnavailableError(_unavailable_message(self.remote, problems))
 
 
@@ -234,7 +251,8 @@ def fetch(remote: RemoteFile) -> Path:
     """Return the path of a verified copy of ``remote`` in the cache, obtaining it if needed.
 
     A cached file is checked on every call (its SHA-256 where known, else its content) and
-    obtained again if the check fails or the file cannot be read.
+    obtained again if the check fails or the file cannot be read; the new copy is renamed over
+    the old one, which is never deleted first (another process may be reading it).
 
     Raises:
         DataUnavailableError: if neither the mirror nor any URL gave a verified copy; the
@@ -249,17 +267,32 @@ def fetch(remote: RemoteFile) -> Path:
         if destination.is_dir():
             raise DataSettingError(f"{destination} is a folder where the data file belongs: remove it, or set {CACHE_ENV_VAR} to another folder")
         if destination.exists() and not _cached_copy_is_good(destination, remote):
-            destination.unlink()
+            content = SourceChain(remote).obtain()
+            write_atomically(destination, lambda stream: stream.write(content))
+            return destination
         destination.parent.mkdir(parents=True, exist_ok=True)  # before pooch, whose own check races another process's
         pooch.get_logger().setLevel("WARNING")  # SourceChain says where a download comes from
         store = pooch.Pooch(path=folder, base_url="", registry={remote.target: remote.sha256}, urls={remote.target: remote.urls[0]})
         return Path(store.fetch(remote.target, downloader=SourceChain(remote)))
     except PermissionError as error:
         raise DataSettingError(
-            f"cannot use the data cache {folder} ({error.strerror}: {error.filename}); set {CACHE_ENV_VAR} to a folder you can write to"
+            f"cannot use the data cache {folder} ({_os_error_text(error)}); set {CACHE_ENV_VAR} to a folder you can write to"
         ) from None
     except OSError as error:  # a file where a folder belongs, a name too long, a full or read-only disk, ...
-        raise DataSettingError(f"cannot use the data cache {folder} ({error}); set {CACHE_ENV_VAR} to another folder") from None
+        raise DataSettingError(f"cannot use the data cache {folder} ({_os_error_text(error)}); set {CACHE_ENV_VAR} to another folder") from None
+
+
+def _os_error_text(error: OSError) -> str:
+    """The system's words for ``error`` and the path it names, e.g. ``Permission denied: /data/x``.
+
+    Pooch re-raises a refused write as a ``PermissionError`` of its own words only, without the
+    system's: those are read from the error it was raised from.
+    """
+    if error.strerror is None and isinstance(error.__cause__, OSError):
+        error = error.__cause__
+    if error.strerror is None:
+        return str(error)
+    return f"{error.strerror}: {error.filename}" if error.filename is not None else error.strerror
 
 
 def _cached_copy_is_good(path: Path, remote: RemoteFile) -> bool:
@@ -268,7 +301,10 @@ def _cached_copy_is_good(path: Path, remote: RemoteFile) -> bool:
         return False
     if remote.sha256 is not None:
         return True
-    content = path.read_bytes()
+    try:
+        content = path.read_bytes()
+    except FileNotFoundError:  # removed by hand meanwhile
+        return False
     try:
         if len(content) > remote.max_bytes:
             return False

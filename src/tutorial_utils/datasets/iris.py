@@ -28,6 +28,8 @@ PARSED_SHA256 = "d2712b028401f0400cb671cb99d85387a1c721d41262f30ecb7b90f029d20a9
 def parse_iris(content: bytes) -> tuple[np.ndarray, np.ndarray]:
     """Parse UCI ``iris.data``: 150 rows of 4 measurements in centimetres and a class name.
 
+    Any line ends, blank lines and a leading UTF-8 byte-order mark are accepted.
+
     Returns:
         features as a ``(150, 4)`` float64 array and labels as class indices 0, 1, 2
         in the order of :data:`IRIS_CLASSES`.
@@ -37,7 +39,7 @@ def parse_iris(content: bytes) -> tuple[np.ndarray, np.ndarray]:
             100 and a class name, or if the file is not 150 rows, 50 of each class.
     """
     try:
-        text = content.decode("utf-8")
+        text = content.decode("utf-8-sig")  # a byte-order mark, which some editors write, is not data
     except UnicodeDecodeError as error:
         raise CorruptDataError(f"not UTF-8 text: {error}") from None
     rows = [line.strip() for line in text.splitlines() if line.strip()]

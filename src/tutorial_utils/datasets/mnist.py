@@ -64,7 +64,10 @@ def read_idx(path: str | Path) -> np.ndarray:
     shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     if len(data) != header + math.prod(shape):
         raise CorruptDataError(f"{path}: the header announces shape {shape}, but the file holds {len(data) - header} bytes of data")
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
+    try:
+        return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
+    except ValueError as error:  # more dimensions than a NumPy array can have (MNIST's files have 1 or 3)
+        raise CorruptDataError(f"{path}: the header announces {ndim} dimensions, more than a NumPy array can have ({error})") from None
 
 
 def load_mnist_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -18,7 +18,8 @@ from .fetch import CorruptDataError, RemoteFile, fetch
 #: The vocabulary of the character-level models: the 100 characters of ``string.printable``.
 PRINTABLE: str = string.printable
 
-_START_MARKER = re.compile(r"\*\*\* ?START OF (THE|THIS) PROJECT GUTENBERG EBOOK[^\n]*\n", re.IGNORECASE)
+#: The START marker's whole line, whatever ends it: ``\r\n``, ``\n``, an old Mac's ``\r``, or the end of the text.
+_START_MARKER = re.compile(r"\*\*\* ?START OF (THE|THIS) PROJECT GUTENBERG EBOOK[^\r\n]*(\r\n|\r|\n|\Z)", re.IGNORECASE)
 _END_MARKER = re.compile(r"\*\*\* ?END OF (THE|THIS) PROJECT GUTENBERG EBOOK", re.IGNORECASE)
 
 NOVEL_FIRST_LINE = "A TALE OF TWO CITIES"
@@ -36,7 +37,8 @@ NOVEL_LENGTH = (700_000, 900_000)
 def strip_gutenberg_boilerplate(text: str) -> str:
     """Return the book's body: the text between Project Gutenberg's START and END markers.
 
-    Text without the markers (an already stripped copy) is returned unchanged.
+    Text without the markers (an already stripped copy) is returned unchanged. The START marker's
+    line goes whatever ends it (``\\r\\n``, ``\\n``, ``\\r``), even when it is the last line.
     """
     start = _START_MARKER.search(text)
     if start:
@@ -86,9 +88,10 @@ def clean_text(text: str) -> str:
     """Prepare raw novel text for the character models.
 
     Strips the Gutenberg header and footer, transliterates to ASCII with ``unidecode`` (curly
-    quotes become straight ones), turns Windows line ends into ``\\n``, drops the control
-    characters that are not in ``string.printable`` (``\\x00``, ``\\x1b``, ``\\x7f``, ...) and
-    collapses runs of spaces. Every character of the result is in :data:`PRINTABLE`.
+    quotes become straight ones, a byte-order mark goes), turns Windows and old Mac line ends
+    into ``\\n``, drops the control characters that are not in ``string.printable`` (``\\x00``,
+    ``\\x1b``, ``\\x7f``, ...) and collapses runs of spaces. Every character of the result is
+    in :data:`PRINTABLE`.
     """
     from unidecode import unidecode
 
