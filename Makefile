@@ -25,7 +25,7 @@ export MPLBACKEND := module://matplotlib_inline.backend_inline
 time_stage = start=$$(date +%s); $(2); echo "[stage] $(1): $$(( $$(date +%s) - start )) s"
 
 
-.PHONY: help setup book results test unit notebooks nbval nbval-perturbed export setup-cells book-strict browser-deps browser lab sync execute clean readme-picture
+.PHONY: help format setup book results test unit notebooks nbval nbval-perturbed export setup-cells book-strict browser-deps browser lab sync execute clean readme-picture
 
 help:
 	@echo "make book   build the HTML book into _build/html (stored outputs, no data needed)"
@@ -104,6 +104,14 @@ sync: $(STAMP)
 # Every notebook's first cell: install the helper package from _config.yml's repository when missing.
 setup-cells: $(STAMP)
 	$(BIN)/python scripts/setup_cells.py
+
+# The notebooks' code at 79 columns (ruff, configured in pyproject.toml), then the setup cells,
+# the paired .ipynb files and the exported modules brought in step.
+format: $(STAMP)
+	$(BIN)/python scripts/setup_cells.py
+	$(BIN)/ruff format notebooks/*.py
+	$(BIN)/jupytext --quiet --to ipynb --update notebooks/*.py
+	$(BIN)/python scripts/export_notebooks.py
 
 # The cells tagged "export" in the chapters -> the modules of tutorial_utils they feed.
 export: $(STAMP)

@@ -30,14 +30,15 @@
 
 # %% tags=["hide-cell"]
 # Colab, Kaggle, Binder or a Jupyter without this book's repository: install its helper package.
-# (Where it is installed already, as in the repository's own environment, this does nothing.)
+# (Where it is installed already, this does nothing.)
 import importlib.util
 import subprocess
 import sys
 
 if importlib.util.find_spec("tutorial_utils") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    "tutorial-utils @ git+https://github.com/deep-learning-models-book/deep-learning-models-book@main"], check=True)
+    package = "tutorial-utils @ git+https://github.com/deep-learning-models-book/deep-learning-models-book@main"
+    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+    subprocess.run([*pip, "--disable-pip-version-check", package], check=True)
     importlib.invalidate_caches()
 
 # %%
@@ -48,7 +49,9 @@ import torch
 import tutorial_utils as tu
 
 device = tu.get_device()
-torch.manual_seed(0)  # nothing here is random yet; seeding keeps later edits reproducible
+torch.manual_seed(
+    0
+)  # nothing here is random yet; seeding keeps later edits reproducible
 print("PyTorch", torch.__version__, "| running on", device.type)
 
 # %% [markdown]
@@ -60,7 +63,12 @@ print("PyTorch", torch.__version__, "| running on", device.type)
 
 # %%
 features, labels = tu.load_iris()
-print("features:", features.shape, "| class counts:", np.bincount(labels).tolist())
+print(
+    "features:",
+    features.shape,
+    "| class counts:",
+    np.bincount(labels).tolist(),
+)
 print("first row:", features[0].tolist(), "->", labels[0])
 
 # %% [markdown]
@@ -73,7 +81,14 @@ print("first row:", features[0].tolist(), "->", labels[0])
 
 # %%
 X, y = tu.binary_subset(features, labels)
-print("X:", X.shape, "| y:", y.shape, "| label counts:", np.bincount(y.astype(int)).tolist())
+print(
+    "X:",
+    X.shape,
+    "| y:",
+    y.shape,
+    "| label counts:",
+    np.bincount(y.astype(int)).tolist(),
+)
 
 # %% [markdown]
 # Shuffle the rows with a fixed seed (`np.random.seed(1)`, as in the original post) and keep the
@@ -91,8 +106,18 @@ print("test: ", X_test.shape, "with", int(y_test.sum()), "versicolor")
 
 # %%
 X_train, X_test, mean, std = tu.standardize(X_train, X_test)
-print("training mean:", np.round(mean, 4).tolist(), "| std:", np.round(std, 4).tolist())
-print("after scaling: mean", (np.round(X_train.mean(axis=0), 6) + 0.0).tolist(), "| std", np.round(X_train.std(axis=0), 6).tolist())
+print(
+    "training mean:",
+    np.round(mean, 4).tolist(),
+    "| std:",
+    np.round(std, 4).tolist(),
+)
+print(
+    "after scaling: mean",
+    (np.round(X_train.mean(axis=0), 6) + 0.0).tolist(),
+    "| std",
+    np.round(X_train.std(axis=0), 6).tolist(),
+)
 
 # %% [markdown]
 # These four steps are what `tu.iris_binary_split()` does, and the next three notebooks call it
@@ -100,7 +125,9 @@ print("after scaling: mean", (np.round(X_train.mean(axis=0), 6) + 0.0).tolist(),
 
 # %%
 split = tu.iris_binary_split()
-assert np.array_equal(split.X_train, X_train) and np.array_equal(split.y_test, y_test)
+assert np.array_equal(split.X_train, X_train) and np.array_equal(
+    split.y_test, y_test
+)
 print("tu.iris_binary_split() reproduces the steps above")
 
 # %% [markdown]
@@ -108,7 +135,11 @@ print("tu.iris_binary_split() reproduces the steps above")
 
 # %%
 X_train_t, y_train_t, X_test_t, y_test_t = split.tensors(device)
-print("X_train_t:", tuple(X_train_t.shape), str(X_train_t.dtype).replace("torch.", ""))
+print(
+    "X_train_t:",
+    tuple(X_train_t.shape),
+    str(X_train_t.dtype).replace("torch.", ""),
+)
 
 # %% [markdown]
 # ## The model
@@ -149,23 +180,53 @@ print("X_train_t:", tuple(X_train_t.shape), str(X_train_t.dtype).replace("torch.
 import torch
 
 
-def custom_where(cond: torch.Tensor, x_1: torch.Tensor | float | list, x_2: torch.Tensor | float | list) -> torch.Tensor:
+def custom_where(
+    cond: torch.Tensor,
+    x_1: torch.Tensor | float | list,
+    x_2: torch.Tensor | float | list,
+) -> torch.Tensor:
     """`torch.where(cond, x_1, x_2)` written as `cond * x_1 + (1 - cond) * x_2`, for a `cond` of 0s and 1s."""
     if not isinstance(cond, torch.Tensor):
-        raise TypeError(f"cond must be a torch.Tensor, got {type(cond).__name__}")
-    if cond.dtype != torch.bool and not bool(((cond == 0) | (cond == 1)).all()):
-        raise ValueError("cond must be boolean or hold only 0 and 1; threshold probabilities first (p >= 0.5)")
-    x_1, x_2 = (x if isinstance(x, torch.Tensor) else torch.as_tensor(x, device=cond.device) for x in (x_1, x_2))
+        raise TypeError(
+            f"cond must be a torch.Tensor, got {type(cond).__name__}"
+        )
+    if cond.dtype != torch.bool and not bool(
+        ((cond == 0) | (cond == 1)).all()
+    ):
+        raise ValueError(
+            "cond must be boolean or hold only 0 and 1; threshold probabilities first (p >= 0.5)"
+        )
+    x_1, x_2 = (
+        x
+        if isinstance(x, torch.Tensor)
+        else torch.as_tensor(x, device=cond.device)
+        for x in (x_1, x_2)
+    )
     mask = cond.to(torch.result_type(x_1, x_2))
     return mask * x_1 + (1 - mask) * x_2
 
 
 # %%
 cond = torch.tensor([True, False, True])
-print("custom_where:", custom_where(cond, torch.tensor([1.0, 2.0, 3.0]), torch.tensor([-1.0, -2.0, -3.0])).tolist())
-print("torch.where: ", torch.where(cond, torch.tensor([1.0, 2.0, 3.0]), torch.tensor([-1.0, -2.0, -3.0])).tolist())
+print(
+    "custom_where:",
+    custom_where(
+        cond, torch.tensor([1.0, 2.0, 3.0]), torch.tensor([-1.0, -2.0, -3.0])
+    ).tolist(),
+)
+print(
+    "torch.where: ",
+    torch.where(
+        cond, torch.tensor([1.0, 2.0, 3.0]), torch.tensor([-1.0, -2.0, -3.0])
+    ).tolist(),
+)
 with_infinity = torch.tensor([1.0, float("inf"), 3.0])
-print("with inf where cond is False:", custom_where(cond, with_infinity, 0.0).tolist(), "vs", torch.where(cond, with_infinity, 0.0).tolist())
+print(
+    "with inf where cond is False:",
+    custom_where(cond, with_infinity, 0.0).tolist(),
+    "vs",
+    torch.where(cond, with_infinity, 0.0).tolist(),
+)
 
 # %% [markdown]
 # The two agree, except where the branch that is *not* taken holds an infinity (or a NaN):
@@ -177,12 +238,15 @@ print("with inf where cond is False:", custom_where(cond, with_infinity, 0.0).to
 #
 # ## The model in code
 
+
 # %% tags=["impl-manual"]
 class LogisticRegressionManual:
     """Logistic regression whose parameters are plain tensors updated by hand."""
 
     def __init__(self, num_features: int, device: torch.device):
-        self.weights = torch.zeros(num_features, 1, dtype=torch.float32, device=device)
+        self.weights = torch.zeros(
+            num_features, 1, dtype=torch.float32, device=device
+        )
         self.bias = torch.zeros(1, dtype=torch.float32, device=device)
 
     def forward(self, x):
@@ -200,9 +264,15 @@ class LogisticRegressionManual:
 
     def cost(self, x, y):
         probas = self.forward(x)
-        return -(y * torch.log(probas) + (1 - y) * torch.log(1 - probas)).sum().item()
+        return (
+            -(y * torch.log(probas) + (1 - y) * torch.log(1 - probas))
+            .sum()
+            .item()
+        )
 
-    def train(self, x, y, num_epochs: int, learning_rate: float) -> list[float]:
+    def train(
+        self, x, y, num_epochs: int, learning_rate: float
+    ) -> list[float]:
         costs = []
         for epoch in range(num_epochs):
             errors = self.errors(self.forward(x), y)
@@ -211,7 +281,9 @@ class LogisticRegressionManual:
             self.bias += learning_rate * errors.sum()
 
             costs.append(self.cost(x, y))
-            print(f"Epoch: {epoch + 1:03d} | Train ACC: {self.accuracy(x, y):.3f} | Cost: {costs[-1]:.3f}")
+            print(
+                f"Epoch: {epoch + 1:03d} | Train ACC: {self.accuracy(x, y):.3f} | Cost: {costs[-1]:.3f}"
+            )
         return costs
 
 
@@ -224,7 +296,9 @@ class LogisticRegressionManual:
 # %% tags=["impl-manual", "timed"]
 num_epochs = 10
 model = LogisticRegressionManual(num_features=2, device=device)
-costs = model.train(X_train_t, y_train_t, num_epochs=num_epochs, learning_rate=0.1)
+costs = model.train(
+    X_train_t, y_train_t, num_epochs=num_epochs, learning_rate=0.1
+)
 
 # %% [markdown]
 # ## Evaluation
@@ -248,7 +322,10 @@ tu.glue("num_epochs", num_epochs)
 
 # %%
 assert round(test_acc, 4) == 1.0
-assert np.allclose(weights, [4.2267, -2.9613], atol=5e-5) and abs(bias - 0.0994) < 5e-5
+assert (
+    np.allclose(weights, [4.2267, -2.9613], atol=5e-5)
+    and abs(bias - 0.0994) < 5e-5
+)
 print("matches the original post")
 
 # %% [markdown]
@@ -256,7 +333,14 @@ print("matches the original post")
 # training data (left: cost after each epoch; right: the training data and the learned line).
 
 # %%
-tu.plot_training_summary(costs, weights, bias, X_train, y_train, title="Hand-written gradients: training set")
+tu.plot_training_summary(
+    costs,
+    weights,
+    bias,
+    X_train,
+    y_train,
+    title="Hand-written gradients: training set",
+)
 plt.show()
 
 # %% [markdown]

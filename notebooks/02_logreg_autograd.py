@@ -28,14 +28,15 @@
 
 # %% tags=["hide-cell"]
 # Colab, Kaggle, Binder or a Jupyter without this book's repository: install its helper package.
-# (Where it is installed already, as in the repository's own environment, this does nothing.)
+# (Where it is installed already, this does nothing.)
 import importlib.util
 import subprocess
 import sys
 
 if importlib.util.find_spec("tutorial_utils") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    "tutorial-utils @ git+https://github.com/deep-learning-models-book/deep-learning-models-book@main"], check=True)
+    package = "tutorial-utils @ git+https://github.com/deep-learning-models-book/deep-learning-models-book@main"
+    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+    subprocess.run([*pip, "--disable-pip-version-check", package], check=True)
     importlib.invalidate_caches()
 
 # %%
@@ -48,7 +49,9 @@ import tutorial_utils as tu
 device = tu.get_device()
 torch.manual_seed(0)
 split = tu.iris_binary_split()
-X_train, y_train, X_test, y_test = split.tensors(device)  # float32 tensors on the device
+X_train, y_train, X_test, y_test = split.tensors(
+    device
+)  # float32 tensors on the device
 print("train:", tuple(X_train.shape), "| test:", tuple(X_test.shape))
 
 # %% [markdown]
@@ -76,12 +79,15 @@ print("df/dw =", w.grad.item())
 # happens inside `torch.no_grad()`, because the update itself must not become part of the graph,
 # and the gradients are zeroed afterwards, because PyTorch *accumulates* into `.grad`.
 
+
 # %% tags=["impl-autograd"]
 class LogisticRegressionAutograd:
     """Logistic regression whose gradients come from autograd; the update is still by hand."""
 
     def __init__(self, num_features: int, device: torch.device):
-        self.weights = torch.zeros(num_features, 1, device=device, requires_grad=True)
+        self.weights = torch.zeros(
+            num_features, 1, device=device, requires_grad=True
+        )
         self.bias = torch.zeros(1, device=device, requires_grad=True)
 
     def forward(self, x):
@@ -112,6 +118,7 @@ class LogisticRegressionAutograd:
 # meaningful we use non-zero parameters, where every term of the formula matters. Chapter 1 used
 # the *negative* gradient $X^\top(\mathbf{y} - \mathbf{p})$; the gradient itself is its negation.
 
+
 # %%
 def hand_written_gradients(x, y, weights, bias):
     """The gradient derived in chapter 1: X^T (p - y) and sum(p - y)."""
@@ -124,11 +131,25 @@ with torch.no_grad():
     probe.weights.copy_(torch.tensor([[0.7], [-1.3]]))
     probe.bias.fill_(0.25)
 probe.cost(probe.forward(X_train), y_train).backward()
-grad_w, grad_b = hand_written_gradients(X_train, y_train, probe.weights.detach(), probe.bias.detach())
+grad_w, grad_b = hand_written_gradients(
+    X_train, y_train, probe.weights.detach(), probe.bias.detach()
+)
 
-print("autograd:     dJ/dw =", np.round(probe.weights.grad.view(-1).tolist(), 4).tolist(), "dJ/db =", round(probe.bias.grad.item(), 4))
-print("hand-written: dJ/dw =", np.round(grad_w.view(-1).tolist(), 4).tolist(), "dJ/db =", round(grad_b.item(), 4))
-assert torch.allclose(probe.weights.grad, grad_w, atol=1e-5) and torch.allclose(probe.bias.grad, grad_b, atol=1e-5)
+print(
+    "autograd:     dJ/dw =",
+    np.round(probe.weights.grad.view(-1).tolist(), 4).tolist(),
+    "dJ/db =",
+    round(probe.bias.grad.item(), 4),
+)
+print(
+    "hand-written: dJ/dw =",
+    np.round(grad_w.view(-1).tolist(), 4).tolist(),
+    "dJ/db =",
+    round(grad_b.item(), 4),
+)
+assert torch.allclose(
+    probe.weights.grad, grad_w, atol=1e-5
+) and torch.allclose(probe.bias.grad, grad_b, atol=1e-5)
 print("the gradients agree")
 
 # %% [markdown]
@@ -144,8 +165,10 @@ for epoch in range(num_epochs):
     model.train_epoch(X_train, y_train, learning_rate=0.1)
     with torch.no_grad():
         costs.append(model.cost(model.forward(X_train), y_train).item())
-    print(f"Epoch: {epoch + 1:03d} | Train ACC: {model.accuracy(X_train, y_train):.3f}"
-          f" | Cost: {costs[-1]:.3f}")
+    print(
+        f"Epoch: {epoch + 1:03d} | Train ACC: {model.accuracy(X_train, y_train):.3f}"
+        f" | Cost: {costs[-1]:.3f}"
+    )
 
 # %% [markdown]
 # ## The hand-written trajectory alongside
@@ -166,8 +189,10 @@ for epoch in range(num_epochs):
     assert torch.allclose(checked.weights, hand_w, atol=1e-6)
     assert torch.allclose(checked.bias, hand_b, atol=1e-6)
 assert torch.equal(checked.weights, model.weights)
-print(f"after each of the {num_epochs} epochs, autograd's parameters equal the"
-      " hand-written ones")
+print(
+    f"after each of the {num_epochs} epochs, autograd's parameters equal the"
+    " hand-written ones"
+)
 
 # %% [markdown]
 # ## Evaluation
@@ -188,7 +213,14 @@ tu.glue("bias", round(bias, 4))
 tu.glue("num_epochs", num_epochs)
 
 # %%
-tu.plot_training_summary(costs, weights, bias, split.X_train, split.y_train, title="Autograd: training set")
+tu.plot_training_summary(
+    costs,
+    weights,
+    bias,
+    split.X_train,
+    split.y_train,
+    title="Autograd: training set",
+)
 plt.show()
 
 # %% [markdown]

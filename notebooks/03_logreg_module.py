@@ -27,14 +27,15 @@
 
 # %% tags=["hide-cell"]
 # Colab, Kaggle, Binder or a Jupyter without this book's repository: install its helper package.
-# (Where it is installed already, as in the repository's own environment, this does nothing.)
+# (Where it is installed already, this does nothing.)
 import importlib.util
 import subprocess
 import sys
 
 if importlib.util.find_spec("tutorial_utils") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    "tutorial-utils @ git+https://github.com/deep-learning-models-book/deep-learning-models-book@main"], check=True)
+    package = "tutorial-utils @ git+https://github.com/deep-learning-models-book/deep-learning-models-book@main"
+    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+    subprocess.run([*pip, "--disable-pip-version-check", package], check=True)
     importlib.invalidate_caches()
 
 # %%
@@ -46,7 +47,9 @@ import tutorial_utils as tu
 
 device = tu.get_device()
 split = tu.iris_binary_split()
-X_train, y_train, X_test, y_test = split.tensors(device)  # float32 tensors on the device
+X_train, y_train, X_test, y_test = split.tensors(
+    device
+)  # float32 tensors on the device
 print("train:", tuple(X_train.shape), "| test:", tuple(X_test.shape))
 
 # %% [markdown]
@@ -55,6 +58,7 @@ print("train:", tuple(X_train.shape), "| test:", tuple(X_test.shape))
 # `nn.Linear(2, 1)` computes $X W^\top + b$ and owns `weight` (shape 1×2) and `bias`. PyTorch
 # initialises them randomly; we zero them to start where chapters 1 and 2 started. The forward pass
 # ends in a sigmoid, so the module outputs probabilities $p = \sigma(z)$.
+
 
 # %% tags=["impl-module"]
 class LogisticRegression(torch.nn.Module):
@@ -94,7 +98,9 @@ for epoch in range(num_epochs):
     with torch.no_grad():
         probas = model(X_train)
         costs.append(cost_fn(probas, y_train).item())
-    print(f"Epoch: {epoch + 1:03d} | Train ACC: {accuracy(probas, y_train):.3f} | Cost: {costs[-1]:.3f}")
+    print(
+        f"Epoch: {epoch + 1:03d} | Train ACC: {accuracy(probas, y_train):.3f} | Cost: {costs[-1]:.3f}"
+    )
 
 # %% [markdown]
 # The last line matches the original post: train accuracy 1.000, cost 2.758.
@@ -106,14 +112,23 @@ weights = model.linear.weight.detach().view(-1).tolist()
 bias = model.linear.bias.item()
 print(f"Test accuracy: {test_acc * 100:.2f}%")
 print(f"Weights: ({weights[0]:.4f}, {weights[1]:.4f}) | Bias: {bias:.4f}")
-assert f"{costs[-1]:.3f}" == "2.758" and np.allclose(weights + [bias], [4.2267, -2.9613, 0.0994], atol=5e-5)
+assert f"{costs[-1]:.3f}" == "2.758" and np.allclose(
+    weights + [bias], [4.2267, -2.9613, 0.0994], atol=5e-5
+)
 tu.glue("test_accuracy", round(test_acc * 100, 2))
 tu.glue("weights", [round(w, 4) for w in weights])
 tu.glue("bias", round(bias, 4))
 tu.glue("num_epochs", num_epochs)
 
 # %%
-tu.plot_training_summary(costs, weights, bias, split.X_train, split.y_train, title="nn.Module + optim: training set")
+tu.plot_training_summary(
+    costs,
+    weights,
+    bias,
+    split.X_train,
+    split.y_train,
+    title="nn.Module + optim: training set",
+)
 plt.show()
 
 # %% [markdown]
@@ -150,10 +165,14 @@ z = torch.tensor([5.0, 20.0, 120.0, -20.0], requires_grad=True)
 target = torch.tensor([0.0, 0.0, 0.0, 1.0])
 results = {}
 for name, loss in [
-    ("BCELoss(sigmoid(z))",
-     torch.nn.BCELoss(reduction="none")(torch.sigmoid(z), target)),
-    ("BCEWithLogitsLoss(z)",
-     torch.nn.BCEWithLogitsLoss(reduction="none")(z, target)),
+    (
+        "BCELoss(sigmoid(z))",
+        torch.nn.BCELoss(reduction="none")(torch.sigmoid(z), target),
+    ),
+    (
+        "BCEWithLogitsLoss(z)",
+        torch.nn.BCEWithLogitsLoss(reduction="none")(z, target),
+    ),
 ]:
     (grad,) = torch.autograd.grad(loss.sum(), z)
     results[name] = loss.detach(), grad
@@ -181,6 +200,7 @@ assert torch.allclose(naive_loss[3], exact_loss[3])  # y = 1, z = -20
 # inference behaviour (this model has none, but the habit costs nothing), and evaluation runs under
 # `torch.no_grad()` so no graph is recorded.
 
+
 # %% tags=["impl-module-logits"]
 class LogisticRegressionLogits(LogisticRegression):
     """The same zero-initialised layer; only the output changes: logits instead of probabilities."""
@@ -193,7 +213,9 @@ def evaluate(model, x, y):
     model.eval()
     with torch.no_grad():
         logits = model(x)
-        return cost_fn_logits(logits, y).item(), ((logits >= 0).float() == y).float().mean().item()
+        return cost_fn_logits(logits, y).item(), (
+            (logits >= 0).float() == y
+        ).float().mean().item()
 
 
 model_logits = LogisticRegressionLogits(num_features=2).to(device)
@@ -206,15 +228,23 @@ for epoch in range(10):
     cost.backward()
     optimizer.step()
     train_cost, train_acc = evaluate(model_logits, X_train, y_train)
-    print(f"Epoch: {epoch + 1:03d} | Train ACC: {train_acc:.3f} | Cost: {train_cost:.3f}")
+    print(
+        f"Epoch: {epoch + 1:03d} | Train ACC: {train_acc:.3f} | Cost: {train_cost:.3f}"
+    )
 
 # %% [markdown]
 # On this well-behaved problem both versions learn the same parameters; the logit version is the
 # one to copy into your own code.
 
 # %%
-logit_params = model_logits.linear.weight.view(-1).tolist() + [model_logits.linear.bias.item()]
-print("logit version:", [f"{v:.4f}" for v in logit_params], f"| test accuracy {evaluate(model_logits, X_test, y_test)[1] * 100:.2f}%")
+logit_params = model_logits.linear.weight.view(-1).tolist() + [
+    model_logits.linear.bias.item()
+]
+print(
+    "logit version:",
+    [f"{v:.4f}" for v in logit_params],
+    f"| test accuracy {evaluate(model_logits, X_test, y_test)[1] * 100:.2f}%",
+)
 assert np.allclose(logit_params, weights + [bias], atol=1e-4)
 
 # %% [markdown]

@@ -31,14 +31,15 @@
 
 # %% tags=["hide-cell"]
 # Colab, Kaggle, Binder or a Jupyter without this book's repository: install its helper package.
-# (Where it is installed already, as in the repository's own environment, this does nothing.)
+# (Where it is installed already, this does nothing.)
 import importlib.util
 import subprocess
 import sys
 
 if importlib.util.find_spec("tutorial_utils") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    "tutorial-utils @ git+https://github.com/deep-learning-models-book/deep-learning-models-book@main"], check=True)
+    package = "tutorial-utils @ git+https://github.com/deep-learning-models-book/deep-learning-models-book@main"
+    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+    subprocess.run([*pip, "--disable-pip-version-check", package], check=True)
     importlib.invalidate_caches()
 
 # %%
@@ -46,13 +47,27 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import tutorial_utils as tu
+
 tf = tu.import_tensorflow()  # `import tensorflow as tf`, minus the C++ start-up log lines that vary by machine
 
 tf.random.set_seed(123)
 split = tu.iris_binary_split()
-X_train, y_train = split.X_train.astype(np.float32), split.y_train.astype(np.float32)
-X_test, y_test = split.X_test.astype(np.float32), split.y_test.astype(np.float32)
-print("TensorFlow", tf.__version__, "| train:", X_train.shape, "| test:", X_test.shape)
+X_train, y_train = (
+    split.X_train.astype(np.float32),
+    split.y_train.astype(np.float32),
+)
+X_test, y_test = (
+    split.X_test.astype(np.float32),
+    split.y_test.astype(np.float32),
+)
+print(
+    "TensorFlow",
+    tf.__version__,
+    "| train:",
+    X_train.shape,
+    "| test:",
+    X_test.shape,
+)
 
 # %% [markdown]
 # ## Mini-batches
@@ -63,8 +78,16 @@ print("TensorFlow", tf.__version__, "| train:", X_train.shape, "| test:", X_test
 # dropped, as in the original.
 
 # %%
-batches = list(tu.iterate_minibatches((X_train, y_train), batch_size=10, shuffle=True, seed=123))
-print(len(batches), "batches per epoch; labels of the first batch:", batches[0][1].astype(int).tolist())
+batches = list(
+    tu.iterate_minibatches(
+        (X_train, y_train), batch_size=10, shuffle=True, seed=123
+    )
+)
+print(
+    len(batches),
+    "batches per epoch; labels of the first batch:",
+    batches[0][1].astype(int).tolist(),
+)
 
 # %% [markdown]
 # ## 1. The TensorFlow 1 graph, through `tf.compat.v1`
@@ -89,9 +112,15 @@ with graph.as_default():
         "weights": tf.Variable(tf.zeros([2, 1]), name="weights"),
         "bias": tf.Variable([[0.0]], name="bias"),
     }
-    probas = tf.reshape(tf.sigmoid(tf.matmul(tf_x, params["weights"]) + params["bias"]), [-1])
-    cost = tf.reduce_sum(-tf_y * tf.math.log(probas) - (1.0 - tf_y) * tf.math.log(1.0 - probas))
-    train_op = tf1.train.GradientDescentOptimizer(learning_rate=0.05).minimize(cost)
+    probas = tf.reshape(
+        tf.sigmoid(tf.matmul(tf_x, params["weights"]) + params["bias"]), [-1]
+    )
+    cost = tf.reduce_sum(
+        -tf_y * tf.math.log(probas) - (1.0 - tf_y) * tf.math.log(1.0 - probas)
+    )
+    train_op = tf1.train.GradientDescentOptimizer(learning_rate=0.05).minimize(
+        cost
+    )
     correct = tf.equal(tf_y, tf.round(probas))
     accuracy = tf.reduce_mean(tf.cast(correct, tf.float32))
     init_op = tf1.global_variables_initializer()
@@ -108,13 +137,21 @@ with tf1.Session(graph=graph) as sess:
     sess.run(init_op)
     avg_cost = np.nan
     for epoch in range(num_epochs):
-        train_acc = sess.run(accuracy, feed_dict={tf_x: X_train, tf_y: y_train})
+        train_acc = sess.run(
+            accuracy, feed_dict={tf_x: X_train, tf_y: y_train}
+        )
         valid_acc = sess.run(accuracy, feed_dict={tf_x: X_test, tf_y: y_test})
-        print(f"Epoch: {epoch:03d} | AvgCost: {avg_cost:.3f} | Train/Valid ACC: {train_acc:.2f}/{valid_acc:.2f}")
+        print(
+            f"Epoch: {epoch:03d} | AvgCost: {avg_cost:.3f} | Train/Valid ACC: {train_acc:.2f}/{valid_acc:.2f}"
+        )
 
         batch_costs = []
-        for x_batch, y_batch in tu.iterate_minibatches((X_train, y_train), batch_size=10, shuffle=True, seed=123):
-            _, batch_cost = sess.run([train_op, cost], feed_dict={tf_x: x_batch, tf_y: y_batch})
+        for x_batch, y_batch in tu.iterate_minibatches(
+            (X_train, y_train), batch_size=10, shuffle=True, seed=123
+        ):
+            _, batch_cost = sess.run(
+                [train_op, cost], feed_dict={tf_x: x_batch, tf_y: y_batch}
+            )
             batch_costs.append(batch_cost)
         avg_cost = float(np.mean(batch_costs))
         graph_costs.append(avg_cost)
@@ -128,7 +165,9 @@ with tf1.Session(graph=graph) as sess:
 
 # %%
 graph_params = graph_weights.reshape(-1).tolist() + [graph_bias.item()]
-print(f"Weights: ({graph_params[0]:.4f}, {graph_params[1]:.4f}) | Bias: {graph_params[2]:.4f}")
+print(
+    f"Weights: ({graph_params[0]:.4f}, {graph_params[1]:.4f}) | Bias: {graph_params[2]:.4f}"
+)
 print(f"Test accuracy: {graph_test_acc * 100:.2f}%")
 assert [f"{v:.4f}" for v in graph_params] == ["3.3118", "-2.4081", "-0.0100"]
 tu.glue("graph_parameters", [round(v, 4) for v in graph_params])
@@ -161,35 +200,61 @@ def predict_probas(x):
 def train_step(x, y):
     with tf.GradientTape() as tape:
         p = predict_probas(x)
-        batch_cost = tf.reduce_sum(-y * tf.math.log(p) - (1.0 - y) * tf.math.log(1.0 - p))
-    sgd.apply_gradients(zip(tape.gradient(batch_cost, [weights, bias]), [weights, bias]))
+        batch_cost = tf.reduce_sum(
+            -y * tf.math.log(p) - (1.0 - y) * tf.math.log(1.0 - p)
+        )
+    sgd.apply_gradients(
+        zip(tape.gradient(batch_cost, [weights, bias]), [weights, bias])
+    )
     return batch_cost
 
 
 def accuracy_tf2(x, y):
-    return float(tf.reduce_mean(tf.cast(tf.equal(tf.round(predict_probas(x)), y), tf.float32)))
+    return float(
+        tf.reduce_mean(
+            tf.cast(tf.equal(tf.round(predict_probas(x)), y), tf.float32)
+        )
+    )
 
 
 # %% tags=["impl-tf2", "timed"]
 eager_costs = []
 for epoch in range(num_epochs):
-    batch_costs = [float(train_step(xb, yb)) for xb, yb in tu.iterate_minibatches((X_train, y_train), 10, shuffle=True, seed=123)]
+    batch_costs = [
+        float(train_step(xb, yb))
+        for xb, yb in tu.iterate_minibatches(
+            (X_train, y_train), 10, shuffle=True, seed=123
+        )
+    ]
     eager_costs.append(float(np.mean(batch_costs)))
-    print(f"Epoch: {epoch + 1:03d} | AvgCost: {eager_costs[-1]:.3f} | Train/Valid ACC: {accuracy_tf2(X_train, y_train):.2f}/{accuracy_tf2(X_test, y_test):.2f}")
+    print(
+        f"Epoch: {epoch + 1:03d} | AvgCost: {eager_costs[-1]:.3f} | Train/Valid ACC: {accuracy_tf2(X_train, y_train):.2f}/{accuracy_tf2(X_test, y_test):.2f}"
+    )
 
 # %% [markdown]
 # The two implementations agree to within $10^{-5}$:
 
 # %%
 eager_params = weights.numpy().reshape(-1).tolist() + [float(bias.numpy()[0])]
-print(f"TF2 weights: ({eager_params[0]:.4f}, {eager_params[1]:.4f}) | Bias: {eager_params[2]:.4f}")
-print(f"largest difference to the graph version: {np.abs(np.subtract(eager_params, graph_params)).max():.1e}")
+print(
+    f"TF2 weights: ({eager_params[0]:.4f}, {eager_params[1]:.4f}) | Bias: {eager_params[2]:.4f}"
+)
+print(
+    f"largest difference to the graph version: {np.abs(np.subtract(eager_params, graph_params)).max():.1e}"
+)
 assert np.allclose(eager_params, graph_params, atol=1e-5, rtol=0)
 tu.glue("eager_parameters", [round(v, 4) for v in eager_params])
 tu.glue("eager_test_accuracy", round(accuracy_tf2(X_test, y_test) * 100, 2))
 
 # %%
-tu.plot_training_summary(eager_costs, eager_params[:2], eager_params[2], X_train, y_train, title="TensorFlow 2: training set")
+tu.plot_training_summary(
+    eager_costs,
+    eager_params[:2],
+    eager_params[2],
+    X_train,
+    y_train,
+    title="TensorFlow 2: training set",
+)
 plt.show()
 
 # %% [markdown]

@@ -40,14 +40,15 @@
 
 # %% tags=["hide-cell"]
 # Colab, Kaggle, Binder or a Jupyter without this book's repository: install its helper package.
-# (Where it is installed already, as in the repository's own environment, this does nothing.)
+# (Where it is installed already, this does nothing.)
 import importlib.util
 import subprocess
 import sys
 
 if importlib.util.find_spec("tutorial_utils") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    "tutorial-utils @ git+https://github.com/deep-learning-models-book/deep-learning-models-book@main"], check=True)
+    package = "tutorial-utils @ git+https://github.com/deep-learning-models-book/deep-learning-models-book@main"
+    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+    subprocess.run([*pip, "--disable-pip-version-check", package], check=True)
     importlib.invalidate_caches()
 
 # %%
@@ -64,7 +65,14 @@ import tutorial_utils as tu
 device = tu.get_device()
 if device.type == "cpu":
     torch.set_num_threads(1)  # see below
-print("PyTorch", torch.__version__, "| running on", device.type, "| CPU threads:", torch.get_num_threads())
+print(
+    "PyTorch",
+    torch.__version__,
+    "| running on",
+    device.type,
+    "| CPU threads:",
+    torch.get_num_threads(),
+)
 
 # %% [markdown]
 # On the CPU the notebook uses a single thread. The model is so small that splitting its
@@ -94,9 +102,16 @@ num_classes = 10
 # %%
 train_dataset, test_dataset = tu.load_mnist()
 image, label = train_dataset[0]
-print(f"training images: {len(train_dataset)} | test images: {len(test_dataset)}")
-print(f"one image: shape {tuple(image.shape)}, dtype {image.dtype}, values {image.min():.1f} to {image.max():.1f}, label {label}")
-print("training images per digit:", torch.bincount(train_dataset.targets).tolist())
+print(
+    f"training images: {len(train_dataset)} | test images: {len(test_dataset)}"
+)
+print(
+    f"one image: shape {tuple(image.shape)}, dtype {image.dtype}, values {image.min():.1f} to {image.max():.1f}, label {label}"
+)
+print(
+    "training images per digit:",
+    torch.bincount(train_dataset.targets).tolist(),
+)
 
 # %% [markdown]
 # The first twenty training digits and their labels:
@@ -104,7 +119,9 @@ print("training images per digit:", torch.bincount(train_dataset.targets).tolist
 # %%
 sample_images = torch.stack([train_dataset[i][0] for i in range(20)])
 sample_labels = [train_dataset[i][1] for i in range(20)]
-tu.plot_image_grid(sample_images, titles=[f"label {y}" for y in sample_labels], ncols=10)
+tu.plot_image_grid(
+    sample_images, titles=[f"label {y}" for y in sample_labels], ncols=10
+)
 plt.show()
 
 # %% [markdown]
@@ -163,9 +180,15 @@ stable = F.cross_entropy(logits, target)
 stable.backward()
 
 print("probabilities:", ", ".join(f"{p:.3e}" for p in probas[0].tolist()))
-print(f"-log(softmax(z))[2]:        {naive.item():.4f} | gradient {[f'{g:.1f}' for g in naive_grad[0].tolist()]}")
-print(f"F.cross_entropy(z, 2):      {stable.item():.4f} | gradient {[f'{g:.1f}' for g in logits.grad[0].tolist()]}")
-print(f"log-sum-exp by hand:        {(torch.logsumexp(logits, dim=1) - logits[0, 2]).item():.4f}")
+print(
+    f"-log(softmax(z))[2]:        {naive.item():.4f} | gradient {[f'{g:.1f}' for g in naive_grad[0].tolist()]}"
+)
+print(
+    f"F.cross_entropy(z, 2):      {stable.item():.4f} | gradient {[f'{g:.1f}' for g in logits.grad[0].tolist()]}"
+)
+print(
+    f"log-sum-exp by hand:        {(torch.logsumexp(logits, dim=1) - logits[0, 2]).item():.4f}"
+)
 
 # %% [markdown]
 # The probability of class 2 is $e^{-200} \approx 10^{-87}$, far below the smallest `float32`
@@ -208,6 +231,7 @@ class SoftmaxRegression(torch.nn.Module):
 # cost is at least $8 \times 10^{-6}$ from a boundary. The functions work with any loader that
 # yields `(features, targets)`.
 
+
 # %% tags=["twin-step"]
 def train_epoch(model, optimizer, data_loader, epoch):
     for batch_idx, (features, targets) in enumerate(data_loader):
@@ -225,8 +249,16 @@ def train_epoch(model, optimizer, data_loader, epoch):
 
         ### LOGGING
         if not batch_idx % 50:
-            print("Epoch: %03d/%03d | Batch %03d/%03d | Cost: %.3f"
-                  % (epoch + 1, num_epochs, batch_idx, len(train_dataset) // batch_size, cost.item()))
+            print(
+                "Epoch: %03d/%03d | Batch %03d/%03d | Cost: %.3f"
+                % (
+                    epoch + 1,
+                    num_epochs,
+                    batch_idx,
+                    len(train_dataset) // batch_size,
+                    cost.item(),
+                )
+            )
 
 
 def compute_accuracy(model, data_loader):
@@ -260,11 +292,20 @@ def compute_accuracy(model, data_loader):
 X_train, y_train = tu.mnist_to_tensors(train_dataset, device)
 X_test, y_test = tu.mnist_to_tensors(test_dataset, device)
 image, label = train_dataset[1234]
-assert torch.equal(image.view(-1), X_train[1234].cpu()) and label == y_train[1234].item()
-print(f"X_train: {tuple(X_train.shape)} {X_train.dtype} | X_test: {tuple(X_test.shape)} {X_test.dtype}")
+assert (
+    torch.equal(image.view(-1), X_train[1234].cpu())
+    and label == y_train[1234].item()
+)
+print(
+    f"X_train: {tuple(X_train.shape)} {X_train.dtype} | X_test: {tuple(X_test.shape)} {X_test.dtype}"
+)
 
-train_loader = tu.TensorLoader(X_train, y_train, batch_size=batch_size, shuffle=True)
-test_loader = tu.TensorLoader(X_test, y_test, batch_size=batch_size, shuffle=False)
+train_loader = tu.TensorLoader(
+    X_train, y_train, batch_size=batch_size, shuffle=True
+)
+test_loader = tu.TensorLoader(
+    X_test, y_test, batch_size=batch_size, shuffle=False
+)
 
 
 def seconds_for_batches(loader, count=20):
@@ -275,10 +316,14 @@ def seconds_for_batches(loader, count=20):
     return time.perf_counter() - start
 
 
-pipeline_seconds = seconds_for_batches(DataLoader(train_dataset, batch_size=batch_size, shuffle=True))
+pipeline_seconds = seconds_for_batches(
+    DataLoader(train_dataset, batch_size=batch_size, shuffle=True)
+)
 tensor_seconds = seconds_for_batches(train_loader)
-print(f"20 batches: {pipeline_seconds:.3f} s through DataLoader + ToTensor, {tensor_seconds:.4f} s from tensors "
-      f"({pipeline_seconds / tensor_seconds:.0f}x faster)")
+print(
+    f"20 batches: {pipeline_seconds:.3f} s through DataLoader + ToTensor, {tensor_seconds:.4f} s from tensors "
+    f"({pipeline_seconds / tensor_seconds:.0f}x faster)"
+)
 
 # %% [markdown]
 # ## Training
@@ -288,7 +333,9 @@ print(f"20 batches: {pipeline_seconds:.3f} s through DataLoader + ToTensor, {ten
 # shuffling). The test images are never used for training.
 
 # %%
-model = SoftmaxRegression(num_features=num_features, num_classes=num_classes).to(device)
+model = SoftmaxRegression(
+    num_features=num_features, num_classes=num_classes
+).to(device)
 optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
 torch.manual_seed(random_seed)  # fixes the loader's batch order
 
@@ -298,8 +345,10 @@ for epoch in range(num_epochs):
     train_epoch(model, optimizer, train_loader, epoch)
     train_accuracies.append(compute_accuracy(model, train_loader))
     test_accuracies.append(compute_accuracy(model, test_loader))
-    print("Epoch: %03d/%03d training accuracy: %.2f%% | test accuracy: %.2f%%"
-          % (epoch + 1, num_epochs, train_accuracies[-1], test_accuracies[-1]))
+    print(
+        "Epoch: %03d/%03d training accuracy: %.2f%% | test accuracy: %.2f%%"
+        % (epoch + 1, num_epochs, train_accuracies[-1], test_accuracies[-1])
+    )
 tu.synchronize(device)
 print(f"Training time: {(time.perf_counter() - start) / 60:.2f} min")
 
@@ -312,17 +361,28 @@ print(f"Training time: {(time.perf_counter() - start) / 60:.2f} min")
 
 # %%
 test_accuracy = compute_accuracy(model, test_loader)
-print(f"Final training accuracy: {train_accuracies[-1]:.2f}% | final test accuracy: {test_accuracy:.2f}%")
-assert test_accuracy >= 91.5, f"test accuracy {test_accuracy:.2f}% is below 91.5%"
+print(
+    f"Final training accuracy: {train_accuracies[-1]:.2f}% | final test accuracy: {test_accuracy:.2f}%"
+)
+assert test_accuracy >= 91.5, (
+    f"test accuracy {test_accuracy:.2f}% is below 91.5%"
+)
 tu.glue("test_accuracy", round(test_accuracy, 2))
 tu.glue("train_accuracy", round(train_accuracies[-1], 2))
 
 # %%
 fig, ax = plt.subplots(figsize=(5.5, 3.5))
 epochs = range(1, num_epochs + 1)
-ax.plot(epochs, train_accuracies, marker="o", markersize=3, label="training set")
+ax.plot(
+    epochs, train_accuracies, marker="o", markersize=3, label="training set"
+)
 ax.plot(epochs, test_accuracies, marker="s", markersize=3, label="test set")
-ax.set(xlabel="epoch", ylabel="accuracy (%)", title="Softmax regression on MNIST", xticks=list(epochs))
+ax.set(
+    xlabel="epoch",
+    ylabel="accuracy (%)",
+    title="Softmax regression on MNIST",
+    xticks=list(epochs),
+)
 ax.grid(alpha=0.3)
 ax.legend()
 fig.tight_layout()
@@ -342,9 +402,17 @@ plt.show()
 
 # %%
 weights = model.linear.weight.detach()
-print(f"weights: {tuple(weights.shape)} | range {weights.min().item():.3f} to {weights.max().item():.3f}")
-tu.plot_image_grid(weights, titles=[f"digit {k}" for k in range(num_classes)], ncols=5,
-                   cmap="RdBu_r", symmetric=True, panel_size=1.6)
+print(
+    f"weights: {tuple(weights.shape)} | range {weights.min().item():.3f} to {weights.max().item():.3f}"
+)
+tu.plot_image_grid(
+    weights,
+    titles=[f"digit {k}" for k in range(num_classes)],
+    ncols=5,
+    cmap="RdBu_r",
+    symmetric=True,
+    panel_size=1.6,
+)
 plt.show()
 
 # %% [markdown]
@@ -361,12 +429,21 @@ matrix = tu.confusion_matrix(y_test, test_predictions, num_classes=num_classes)
 
 print("true \\ predicted" + "".join(f"{k:>6d}" for k in range(num_classes)))
 for k in range(num_classes):
-    print(f"{k:>16d}" + "".join(f"{count:>6d}" for count in matrix[k].tolist()))
+    print(
+        f"{k:>16d}" + "".join(f"{count:>6d}" for count in matrix[k].tolist())
+    )
 per_class = matrix.diagonal() / matrix.sum(axis=1)
-print("accuracy per digit:", ", ".join(f"{k}: {100 * a:.1f}%" for k, a in enumerate(per_class.tolist())))
+print(
+    "accuracy per digit:",
+    ", ".join(
+        f"{k}: {100 * a:.1f}%" for k, a in enumerate(per_class.tolist())
+    ),
+)
 off_diagonal = matrix - np.diag(matrix.diagonal())
 true_k, predicted_k = divmod(int(off_diagonal.argmax()), num_classes)
-print(f"most frequent mistake: {true_k} predicted as {predicted_k} ({off_diagonal.max()} times)")
+print(
+    f"most frequent mistake: {true_k} predicted as {predicted_k} ({off_diagonal.max()} times)"
+)
 assert matrix.trace() == round(test_accuracy * len(y_test) / 100)
 
 # %%
@@ -379,16 +456,27 @@ plt.show()
 
 # %%
 wrong = torch.nonzero(test_predictions != y_test).view(-1)[:10]
-print(f"misclassified test digits: {int((test_predictions != y_test).sum())} of {len(y_test)}")
-print("index | true | predicted | P(predicted) | P(true) | three most likely digits")
+print(
+    f"misclassified test digits: {int((test_predictions != y_test).sum())} of {len(y_test)}"
+)
+print(
+    "index | true | predicted | P(predicted) | P(true) | three most likely digits"
+)
 titles = []
 for i in wrong.tolist():
     p = test_probas[i]
     true, predicted = y_test[i].item(), test_predictions[i].item()
     top = torch.topk(p, 3)
-    ranking = ", ".join(f"{k}: {v:.2f}" for k, v in zip(top.indices.tolist(), top.values.tolist()))
-    print(f"{i:>5d} | {true:>4d} | {predicted:>9d} | {p[predicted].item():>12.3f} | {p[true].item():>7.3f} | {ranking}")
-    titles.append(f"true {true}, pred {predicted}\nP={p[predicted].item():.2f} vs {p[true].item():.2f}")
+    ranking = ", ".join(
+        f"{k}: {v:.2f}"
+        for k, v in zip(top.indices.tolist(), top.values.tolist())
+    )
+    print(
+        f"{i:>5d} | {true:>4d} | {predicted:>9d} | {p[predicted].item():>12.3f} | {p[true].item():>7.3f} | {ranking}"
+    )
+    titles.append(
+        f"true {true}, pred {predicted}\nP={p[predicted].item():.2f} vs {p[true].item():.2f}"
+    )
 tu.plot_image_grid(X_test[wrong], titles=titles, ncols=5, panel_size=1.7)
 plt.show()
 

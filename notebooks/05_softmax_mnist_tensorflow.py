@@ -36,14 +36,15 @@
 
 # %% tags=["hide-cell"]
 # Colab, Kaggle, Binder or a Jupyter without this book's repository: install its helper package.
-# (Where it is installed already, as in the repository's own environment, this does nothing.)
+# (Where it is installed already, this does nothing.)
 import importlib.util
 import subprocess
 import sys
 
 if importlib.util.find_spec("tutorial_utils") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    "tutorial-utils @ git+https://github.com/deep-learning-models-book/deep-learning-models-book@main"], check=True)
+    package = "tutorial-utils @ git+https://github.com/deep-learning-models-book/deep-learning-models-book@main"
+    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+    subprocess.run([*pip, "--disable-pip-version-check", package], check=True)
     importlib.invalidate_caches()
 
 # %% tags=["export"]
@@ -59,7 +60,9 @@ import time
 
 import matplotlib.pyplot as plt
 
-tf.config.threading.set_intra_op_parallelism_threads(1)  # one thread, as the PyTorch chapter: see there
+tf.config.threading.set_intra_op_parallelism_threads(
+    1
+)  # one thread, as the PyTorch chapter: see there
 tf.config.threading.set_inter_op_parallelism_threads(1)
 print("TensorFlow", tf.__version__, "| Keras", keras.__version__)
 
@@ -81,8 +84,12 @@ num_classes = 10
 X_train, y_train, X_test, y_test = tu.load_mnist_arrays()
 X_train = X_train.reshape(len(X_train), -1).astype(np.float32) / 255
 X_test = X_test.reshape(len(X_test), -1).astype(np.float32) / 255
-print(f"X_train: {X_train.shape} {X_train.dtype}, values {X_train.min():.1f} to {X_train.max():.1f} | y_train: {y_train.shape} {y_train.dtype}")
-print(f"X_test:  {X_test.shape} {X_test.dtype} | training images per digit: {np.bincount(y_train).tolist()}")
+print(
+    f"X_train: {X_train.shape} {X_train.dtype}, values {X_train.min():.1f} to {X_train.max():.1f} | y_train: {y_train.shape} {y_train.dtype}"
+)
+print(
+    f"X_test:  {X_test.shape} {X_test.dtype} | training images per digit: {np.bincount(y_train).tolist()}"
+)
 
 # %% [markdown]
 # ## The model
@@ -92,13 +99,22 @@ print(f"X_test:  {X_test.shape} {X_test.dtype} | training images per digit: {np.
 # $\mathbf{x} W^\top + \mathbf{b}$. The layer returns logits; the loss applies the softmax itself
 # (`from_logits=True`), with the log-sum-exp trick of the PyTorch chapter.
 
+
 # %% tags=["export", "twin-model"]
-def softmax_regression(num_features: int = 784, num_classes: int = 10) -> keras.Model:
+def softmax_regression(
+    num_features: int = 784, num_classes: int = 10
+) -> keras.Model:
     """`num_features -> num_classes` logits, every weight and bias starting at zero."""
-    return keras.Sequential([
-        keras.Input(shape=(num_features,)),
-        keras.layers.Dense(num_classes, kernel_initializer="zeros", bias_initializer="zeros"),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input(shape=(num_features,)),
+            keras.layers.Dense(
+                num_classes,
+                kernel_initializer="zeros",
+                bias_initializer="zeros",
+            ),
+        ]
+    )
 
 
 def cross_entropy() -> keras.losses.Loss:
@@ -117,26 +133,49 @@ def cross_entropy() -> keras.losses.Loss:
 # %%
 keras.utils.set_random_seed(random_seed)
 model = softmax_regression(num_features, num_classes)
-model.compile(optimizer=keras.optimizers.SGD(learning_rate), loss=cross_entropy(), metrics=["accuracy"])
+model.compile(
+    optimizer=keras.optimizers.SGD(learning_rate),
+    loss=cross_entropy(),
+    metrics=["accuracy"],
+)
 start = time.perf_counter()
-history = model.fit(X_train, y_train, batch_size=batch_size, epochs=num_epochs, shuffle=True,
-                    validation_data=(X_test, y_test), verbose=0)
+history = model.fit(
+    X_train,
+    y_train,
+    batch_size=batch_size,
+    epochs=num_epochs,
+    shuffle=True,
+    validation_data=(X_test, y_test),
+    verbose=0,
+)
 fit_seconds = time.perf_counter() - start
 for epoch in range(num_epochs):
-    print(f"Epoch: {epoch + 1:03d}/{num_epochs:03d} | mean cost {history.history['loss'][epoch]:.3f} "
-          f"| test accuracy: {100 * history.history['val_accuracy'][epoch]:.2f}%")
+    print(
+        f"Epoch: {epoch + 1:03d}/{num_epochs:03d} | mean cost {history.history['loss'][epoch]:.3f} "
+        f"| test accuracy: {100 * history.history['val_accuracy'][epoch]:.2f}%"
+    )
 print(f"Training time: {fit_seconds:.1f} s")
 
+
 # %%
-def accuracy(model: keras.Model, features: np.ndarray, labels: np.ndarray) -> float:
+def accuracy(
+    model: keras.Model, features: np.ndarray, labels: np.ndarray
+) -> float:
     """Percentage of `features` whose largest logit is at the true label."""
     logits = model(features, training=False)
     return float(np.mean(np.argmax(logits, axis=1) == labels) * 100)
 
 
-fit_train_accuracy, fit_test_accuracy = accuracy(model, X_train, y_train), accuracy(model, X_test, y_test)
-print(f"Final training accuracy: {fit_train_accuracy:.2f}% | final test accuracy: {fit_test_accuracy:.2f}%")
-assert fit_test_accuracy >= 91.5, f"test accuracy {fit_test_accuracy:.2f}% is below 91.5%"
+fit_train_accuracy, fit_test_accuracy = (
+    accuracy(model, X_train, y_train),
+    accuracy(model, X_test, y_test),
+)
+print(
+    f"Final training accuracy: {fit_train_accuracy:.2f}% | final test accuracy: {fit_test_accuracy:.2f}%"
+)
+assert fit_test_accuracy >= 91.5, (
+    f"test accuracy {fit_test_accuracy:.2f}% is below 91.5%"
+)
 tu.glue("test_accuracy", round(fit_test_accuracy, 2))
 tu.glue("train_accuracy", round(fit_train_accuracy, 2))
 
@@ -150,6 +189,7 @@ tu.glue("train_accuracy", round(fit_train_accuracy, 2))
 # `fit` hides the loop. Written out, one training step records the forward pass on a tape, asks
 # the tape for the gradients, and lets the optimizer apply them: the TensorFlow spelling of
 # PyTorch's `backward()` and `step()`. `tf.function` traces the step once into a graph.
+
 
 # %% tags=["export", "twin-step"]
 def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer):
@@ -176,19 +216,29 @@ def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer):
 keras.utils.set_random_seed(random_seed)
 tape_model = softmax_regression(num_features, num_classes)
 train_step = make_train_step(tape_model, keras.optimizers.SGD(learning_rate))
-train_batches = tf.data.Dataset.from_tensor_slices((X_train, y_train)).shuffle(len(X_train), seed=random_seed).batch(batch_size)
+train_batches = (
+    tf.data.Dataset.from_tensor_slices((X_train, y_train))
+    .shuffle(len(X_train), seed=random_seed)
+    .batch(batch_size)
+)
 
 start = time.perf_counter()
 for epoch in range(num_epochs):
     for batch_idx, (features, targets) in enumerate(train_batches):
         cost = train_step(features, targets)
         if not batch_idx % 50:
-            print(f"Epoch: {epoch + 1:03d}/{num_epochs:03d} | Batch {batch_idx:03d}/{len(X_train) // batch_size:03d} | Cost: {float(cost):.3f}")
-    print(f"Epoch: {epoch + 1:03d}/{num_epochs:03d} training accuracy: {accuracy(tape_model, X_train, y_train):.2f}% "
-          f"| test accuracy: {accuracy(tape_model, X_test, y_test):.2f}%")
+            print(
+                f"Epoch: {epoch + 1:03d}/{num_epochs:03d} | Batch {batch_idx:03d}/{len(X_train) // batch_size:03d} | Cost: {float(cost):.3f}"
+            )
+    print(
+        f"Epoch: {epoch + 1:03d}/{num_epochs:03d} training accuracy: {accuracy(tape_model, X_train, y_train):.2f}% "
+        f"| test accuracy: {accuracy(tape_model, X_test, y_test):.2f}%"
+    )
 print(f"Training time: {time.perf_counter() - start:.1f} s")
 tape_test_accuracy = accuracy(tape_model, X_test, y_test)
-assert tape_test_accuracy >= 91.5, f"test accuracy {tape_test_accuracy:.2f}% is below 91.5%"
+assert tape_test_accuracy >= 91.5, (
+    f"test accuracy {tape_test_accuracy:.2f}% is below 91.5%"
+)
 tu.glue("tape_test_accuracy", round(tape_test_accuracy, 2))
 
 # %% [markdown]
@@ -199,8 +249,17 @@ tu.glue("tape_test_accuracy", round(tape_test_accuracy, 2))
 
 # %%
 kernel, bias = tape_model.layers[0].get_weights()
-print(f"kernel: {kernel.shape} | range {kernel.min():.3f} to {kernel.max():.3f}")
-tu.plot_image_grid(kernel.T, titles=[f"digit {k}" for k in range(num_classes)], ncols=5, cmap="RdBu_r", symmetric=True, panel_size=1.6)
+print(
+    f"kernel: {kernel.shape} | range {kernel.min():.3f} to {kernel.max():.3f}"
+)
+tu.plot_image_grid(
+    kernel.T,
+    titles=[f"digit {k}" for k in range(num_classes)],
+    ncols=5,
+    cmap="RdBu_r",
+    symmetric=True,
+    panel_size=1.6,
+)
 plt.show()
 
 # %%
@@ -208,8 +267,12 @@ predictions = np.argmax(tape_model(X_test, training=False), axis=1)
 matrix = tu.confusion_matrix(y_test, predictions, num_classes=num_classes)
 off_diagonal = matrix - np.diag(matrix.diagonal())
 true_k, predicted_k = divmod(int(off_diagonal.argmax()), num_classes)
-print(f"misclassified test digits: {int((predictions != y_test).sum())} of {len(y_test)}")
-print(f"most frequent mistake: {true_k} predicted as {predicted_k} ({off_diagonal.max()} times)")
+print(
+    f"misclassified test digits: {int((predictions != y_test).sum())} of {len(y_test)}"
+)
+print(
+    f"most frequent mistake: {true_k} predicted as {predicted_k} ({off_diagonal.max()} times)"
+)
 tu.plot_confusion_matrix(matrix, title="Test set: true vs predicted digit")
 plt.show()
 
@@ -237,7 +300,9 @@ with warnings.catch_warnings():  # without a GPU, TensorFlow's CUDA probe makes 
     torch.cuda.is_available()
 
 rng = np.random.default_rng(random_seed)
-start_kernel = rng.normal(0.0, 0.01, size=(num_features, num_classes)).astype(np.float32)
+start_kernel = rng.normal(0.0, 0.01, size=(num_features, num_classes)).astype(
+    np.float32
+)
 start_bias = rng.normal(0.0, 0.01, size=num_classes).astype(np.float32)
 order = rng.permutation(len(X_train))
 batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
@@ -263,13 +328,21 @@ for index in batches:
     torch_optimizer.step()
 
 tf_kernel, tf_bias = tf_model.layers[0].get_weights()
-difference = max(np.abs(tf_kernel - torch_model.linear.weight.detach().numpy().T).max(),
-                 np.abs(tf_bias - torch_model.linear.bias.detach().numpy()).max())
+difference = max(
+    np.abs(tf_kernel - torch_model.linear.weight.detach().numpy().T).max(),
+    np.abs(tf_bias - torch_model.linear.bias.detach().numpy()).max(),
+)
 moved = np.abs(tf_kernel - start_kernel).max()
-print(f"{len(batches)} steps in each framework; the largest parameter moved by {moved:.3f}")
-print(f"largest difference between the TensorFlow and the PyTorch parameters: {difference:.1e}")
+print(
+    f"{len(batches)} steps in each framework; the largest parameter moved by {moved:.3f}"
+)
+print(
+    f"largest difference between the TensorFlow and the PyTorch parameters: {difference:.1e}"
+)
 tu.glue("framework_difference", float(f"{difference:.1e}"))
-assert difference <= 1e-5, f"the frameworks differ by {difference:.1e}, more than float32 rounding explains"
+assert difference <= 1e-5, (
+    f"the frameworks differ by {difference:.1e}, more than float32 rounding explains"
+)
 
 # %% [markdown]
 # After 235 steps that moved the parameters by tenths, the two frameworks agree to about $10^{-7}$,

@@ -50,14 +50,15 @@
 
 # %% tags=["hide-cell"]
 # Colab, Kaggle, Binder or a Jupyter without this book's repository: install its helper package.
-# (Where it is installed already, as in the repository's own environment, this does nothing.)
+# (Where it is installed already, this does nothing.)
 import importlib.util
 import subprocess
 import sys
 
 if importlib.util.find_spec("tutorial_utils") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    "tutorial-utils @ git+https://github.com/deep-learning-models-book/deep-learning-models-book@main"], check=True)
+    package = "tutorial-utils @ git+https://github.com/deep-learning-models-book/deep-learning-models-book@main"
+    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+    subprocess.run([*pip, "--disable-pip-version-check", package], check=True)
     importlib.invalidate_caches()
 
 # %% tags=["export"]
@@ -71,7 +72,11 @@ import torch.nn.functional as F
 from torch import nn
 
 import tutorial_utils as tu
-from tutorial_utils.arguments import non_negative_int, positive_float, positive_int
+from tutorial_utils.arguments import (
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 
 # %% [markdown]
 # The notebook itself also draws and writes temporary files, and chooses the device:
@@ -85,7 +90,14 @@ import matplotlib.pyplot as plt
 device = tu.get_device()
 if device.type == "cpu":
     torch.set_num_threads(1)  # see below
-print("PyTorch", torch.__version__, "| running on", device.type, "| CPU threads:", torch.get_num_threads())
+print(
+    "PyTorch",
+    torch.__version__,
+    "| running on",
+    device.type,
+    "| CPU threads:",
+    torch.get_num_threads(),
+)
 
 # %% [markdown]
 # On the CPU the notebook uses one thread. The per-character loop multiplies matrices with a
@@ -100,7 +112,9 @@ print("PyTorch", torch.__version__, "| running on", device.type, "| CPU threads:
 
 # %%
 raw = tu.load_novel_text()
-print(f"{len(raw):,} characters, {sum(1 for char in raw if ord(char) > 127):,} of them outside ASCII")
+print(
+    f"{len(raw):,} characters, {sum(1 for char in raw if ord(char) > 127):,} of them outside ASCII"
+)
 print("start:", repr(raw[:130]))
 print("end:  ", repr(raw[-75:]))
 
@@ -115,12 +129,16 @@ print("end:  ", repr(raw[-75:]))
 
 # %%
 text = tu.clean_text(raw)
-print(f"cleaned: {len(text):,} characters, all in string.printable: {set(text) <= set(tu.PRINTABLE)}")
+print(
+    f"cleaned: {len(text):,} characters, all in string.printable: {set(text) <= set(tu.PRINTABLE)}"
+)
 print("start:", repr(text[:110]))
 print("end:  ", repr(text[-75:]))
-wrapped = ("The Project Gutenberg eBook of A Tale of Two Cities\r\n"
-           "*** START OF THE PROJECT GUTENBERG EBOOK 98 ***\r\nIt was the best of times,\r\n"
-           "*** END OF THE PROJECT GUTENBERG EBOOK 98 ***\r\nlicence ...")
+wrapped = (
+    "The Project Gutenberg eBook of A Tale of Two Cities\r\n"
+    "*** START OF THE PROJECT GUTENBERG EBOOK 98 ***\r\nIt was the best of times,\r\n"
+    "*** END OF THE PROJECT GUTENBERG EBOOK 98 ***\r\nlicence ..."
+)
 print("a wrapped copy, cleaned:", repr(tu.clean_text(wrapped)))
 
 # %% [markdown]
@@ -128,23 +146,39 @@ print("a wrapped copy, cleaned:", repr(tu.clean_text(wrapped)))
 # maps back. The last 10% of the novel is held out: we never train on it, and report every
 # model's loss on it.
 
+
 # %% tags=["export"]
-def split_train_validation(encoded: torch.Tensor, validation_fraction: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:
+def split_train_validation(
+    encoded: torch.Tensor, validation_fraction: float = 0.1
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The first part of an encoded text for training, and its last `validation_fraction` for validation."""
     if not 0.0 < validation_fraction < 1.0:
-        raise ValueError(f"validation_fraction must be between 0 and 1, got {validation_fraction}")
+        raise ValueError(
+            f"validation_fraction must be between 0 and 1, got {validation_fraction}"
+        )
     cut = round(len(encoded) * (1.0 - validation_fraction))
     if cut < 2 or len(encoded) - cut < 2:
-        raise ValueError(f"a text of {len(encoded)} characters is too short to split at {validation_fraction}")
+        raise ValueError(
+            f"a text of {len(encoded)} characters is too short to split at {validation_fraction}"
+        )
     return encoded[:cut], encoded[cut:]
 
 
 # %%
 encoded = tu.char_to_tensor(text)
-train_data, valid_data = split_train_validation(encoded, validation_fraction=0.1)
+train_data, valid_data = split_train_validation(
+    encoded, validation_fraction=0.1
+)
 train_data, valid_data = train_data.to(device), valid_data.to(device)
-print("encoded:", encoded[:10].tolist(), "->", repr(tu.tensor_to_text(encoded[:10])))
-print(f"training: {len(train_data):,} characters | validation: {len(valid_data):,} characters")
+print(
+    "encoded:",
+    encoded[:10].tolist(),
+    "->",
+    repr(tu.tensor_to_text(encoded[:10])),
+)
+print(
+    f"training: {len(train_data):,} characters | validation: {len(valid_data):,} characters"
+)
 print("validation starts:", repr(tu.tensor_to_text(valid_data[:60])))
 
 # %% [markdown]
@@ -176,12 +210,19 @@ print("validation starts:", repr(tu.tensor_to_text(valid_data[:60])))
 # hidden size where the embedding size belongs; both are 100, so nothing changes, but the code
 # says what it means. The `cell` argument swaps in an LSTM, for the first exercise.)
 
+
 # %% tags=["export", "twin-model"]
 class CharRNN(nn.Module):
     """Embedding -> GRU (or LSTM) -> Linear, over a vocabulary of `vocab_size` characters."""
 
-    def __init__(self, vocab_size: int = len(tu.PRINTABLE), embedding_size: int = 100, hidden_size: int = 100,
-                 num_layers: int = 1, cell: str = "gru") -> None:
+    def __init__(
+        self,
+        vocab_size: int = len(tu.PRINTABLE),
+        embedding_size: int = 100,
+        hidden_size: int = 100,
+        num_layers: int = 1,
+        cell: str = "gru",
+    ) -> None:
         super().__init__()
         if cell not in ("gru", "lstm"):
             raise ValueError(f"cell must be 'gru' or 'lstm', got {cell!r}")
@@ -189,21 +230,31 @@ class CharRNN(nn.Module):
         self.hidden_size = positive_int(hidden_size, "hidden_size")
         self.num_layers = positive_int(num_layers, "num_layers")
         self.cell = cell
-        self.embedding = nn.Embedding(vocab_size, positive_int(embedding_size, "embedding_size"))
+        self.embedding = nn.Embedding(
+            vocab_size, positive_int(embedding_size, "embedding_size")
+        )
         rnn_class = nn.GRU if cell == "gru" else nn.LSTM
-        self.rnn = rnn_class(embedding_size, hidden_size, num_layers, batch_first=True)
+        self.rnn = rnn_class(
+            embedding_size, hidden_size, num_layers, batch_first=True
+        )
         self.fc = nn.Linear(hidden_size, vocab_size)
 
-    def init_hidden(self, batch_size: int = 1, device: torch.device | str | None = None):
+    def init_hidden(
+        self, batch_size: int = 1, device: torch.device | str | None = None
+    ):
         """The all-zero initial state: a tensor for a GRU, an `(h, c)` pair for an LSTM."""
         device = device if device is not None else self.fc.weight.device
-        zeros = torch.zeros(self.num_layers, batch_size, self.hidden_size, device=device)
+        zeros = torch.zeros(
+            self.num_layers, batch_size, self.hidden_size, device=device
+        )
         return zeros if self.cell == "gru" else (zeros, zeros.clone())
 
     def forward(self, inputs: torch.Tensor, hidden=None):
         """`(batch, time)` character indices -> `(batch, time, vocab_size)` logits and the new state."""
         if inputs.dim() != 2 or inputs.is_floating_point():
-            raise ValueError(f"inputs must be a (batch, time) tensor of character indices, got {inputs.dtype} of shape {tuple(inputs.shape)}")
+            raise ValueError(
+                f"inputs must be a (batch, time) tensor of character indices, got {inputs.dtype} of shape {tuple(inputs.shape)}"
+            )
         if hidden is None:
             hidden = self.init_hidden(inputs.shape[0], inputs.device)
         output, hidden = self.rnn(self.embedding(inputs), hidden)
@@ -212,7 +263,9 @@ class CharRNN(nn.Module):
 
 # %%
 torch.manual_seed(123)
-model = CharRNN(vocab_size=len(tu.PRINTABLE), embedding_size=100, hidden_size=100).to(device)
+model = CharRNN(
+    vocab_size=len(tu.PRINTABLE), embedding_size=100, hidden_size=100
+).to(device)
 print(model)
 print(f"{sum(p.numel() for p in model.parameters()):,} parameters")
 
@@ -224,12 +277,17 @@ print(f"{sum(p.numel() for p in model.parameters()):,} parameters")
 # `random.randint(0, len(text) - 201)`). Its first 200 characters are the inputs and its last 200
 # the targets: the target at each step is simply the next character.
 
+
 # %% tags=["export"]
-def random_training_pair(data: torch.Tensor, seq_len: int = 200, rng: random.Random | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def random_training_pair(
+    data: torch.Tensor, seq_len: int = 200, rng: random.Random | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """A random portion of `seq_len + 1` characters, as inputs and the targets shifted by one."""
     seq_len = positive_int(seq_len, "seq_len")
     if len(data) < seq_len + 1:
-        raise ValueError(f"the text has {len(data)} characters, fewer than seq_len + 1 = {seq_len + 1}")
+        raise ValueError(
+            f"the text has {len(data)} characters, fewer than seq_len + 1 = {seq_len + 1}"
+        )
     start = (rng or random).randint(0, len(data) - seq_len - 1)
     chunk = data[start : start + seq_len + 1]
     return chunk[:-1], chunk[1:]
@@ -255,17 +313,27 @@ print("targets:", repr(tu.tensor_to_text(targets[:50])))
 # time, each through its own call of the GRU, adds up the per-step losses, divides by 200,
 # back-propagates through all 200 steps and lets the optimizer update the weights:
 
+
 # %% tags=["export"]
-def train_step_loop(model: CharRNN, optimizer: torch.optim.Optimizer, inputs: torch.Tensor, targets: torch.Tensor) -> float:
+def train_step_loop(
+    model: CharRNN,
+    optimizer: torch.optim.Optimizer,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+) -> float:
     """One update as the original does it: the GRU stepped character by character in a Python loop."""
     if inputs.shape != targets.shape or inputs.dim() != 1 or len(inputs) == 0:
-        raise ValueError(f"inputs and targets must be 1-D and of equal, non-zero length, got {tuple(inputs.shape)} and {tuple(targets.shape)}")
+        raise ValueError(
+            f"inputs and targets must be 1-D and of equal, non-zero length, got {tuple(inputs.shape)} and {tuple(targets.shape)}"
+        )
     hidden = model.init_hidden(1, inputs.device)
     optimizer.zero_grad()
     loss = torch.zeros((), device=inputs.device)
     for step in range(len(inputs)):
         logits, hidden = model(inputs[step].view(1, 1), hidden)
-        loss = loss + F.cross_entropy(logits.view(1, -1), targets[step].view(1))
+        loss = loss + F.cross_entropy(
+            logits.view(1, -1), targets[step].view(1)
+        )
     loss = loss / len(inputs)
     loss.backward()
     optimizer.step()
@@ -284,12 +352,16 @@ loop_optimizer = torch.optim.Adam(loop_model.parameters(), lr=0.005)
 loop_iterations = 100
 start = time.perf_counter()
 for iteration in range(1, loop_iterations + 1):
-    loss = train_step_loop(loop_model, loop_optimizer, *random_training_pair(train_data, 200))
+    loss = train_step_loop(
+        loop_model, loop_optimizer, *random_training_pair(train_data, 200)
+    )
     if iteration % 25 == 0:
         print(f"iteration {iteration:3d} | training loss {loss:.3f}")
 loop_seconds_per_iteration = (time.perf_counter() - start) / loop_iterations
 print(f"time per iteration: {loop_seconds_per_iteration * 1000:.1f} ms")
-print(f"the full schedule of 20,000 iterations would take {loop_seconds_per_iteration * 20_000 / 60:.1f} min")
+print(
+    f"the full schedule of 20,000 iterations would take {loop_seconds_per_iteration * 20_000 / 60:.1f} min"
+)
 
 # %% [markdown]
 # Each iteration makes 200 separate GRU calls forward and as many backward, each on a single
@@ -303,13 +375,18 @@ print(f"the full schedule of 20,000 iterations would take {loop_seconds_per_iter
 # the zero state, 5,000 characters per GRU call with the hidden state carried over, and averages
 # the cross-entropy of predicting every character from all those before it:
 
+
 # %% tags=["export", "twin-loss"]
 @torch.no_grad()
-def validation_loss(model: CharRNN, data: torch.Tensor, chunk_len: int = 5000) -> float:
+def validation_loss(
+    model: CharRNN, data: torch.Tensor, chunk_len: int = 5000
+) -> float:
     """Mean cross-entropy (nats per character) of predicting each character of `data` from those before it."""
     chunk_len = positive_int(chunk_len, "chunk_len")
     if data.dim() != 1 or len(data) < 2:
-        raise ValueError(f"data must be a 1-D text of at least 2 characters, got shape {tuple(data.shape)}")
+        raise ValueError(
+            f"data must be a 1-D text of at least 2 characters, got shape {tuple(data.shape)}"
+        )
     was_training = model.training
     model.eval()
     hidden = model.init_hidden(1, data.device)
@@ -318,7 +395,9 @@ def validation_loss(model: CharRNN, data: torch.Tensor, chunk_len: int = 5000) -
         inputs = data[start : min(start + chunk_len, len(data) - 1)]
         targets = data[start + 1 : start + 1 + len(inputs)]
         logits, hidden = model(inputs.view(1, -1), hidden)
-        total += F.cross_entropy(logits.view(-1, logits.shape[-1]), targets, reduction="sum").double()
+        total += F.cross_entropy(
+            logits.view(-1, logits.shape[-1]), targets, reduction="sum"
+        ).double()
     model.train(was_training)
     return total.item() / (len(data) - 1)
 
@@ -330,7 +409,9 @@ def bits_per_char(loss_nats: float) -> float:
 
 # %%
 loop_loss = validation_loss(loop_model, valid_data)
-print(f"after {loop_iterations} iterations: validation loss {loop_loss:.4f} nats/char = {bits_per_char(loop_loss):.3f} bits/char")
+print(
+    f"after {loop_iterations} iterations: validation loss {loop_loss:.4f} nats/char = {bits_per_char(loop_loss):.3f} bits/char"
+)
 tu.glue("loop_100_validation_loss", round(loop_loss, 4))
 
 # %% [markdown]
@@ -342,13 +423,23 @@ tu.glue("loop_100_validation_loss", round(loop_loss, 4))
 # distribution towards the likeliest characters, above 1 it flattens it. The sampler draws with
 # its own seeded generator on the CPU, so a given model writes the same text on every run.
 
+
 # %% tags=["export"]
 @torch.no_grad()
-def sample_text(model: CharRNN, prime: str = "Th", length: int = 200, temperature: float = 0.8, seed: int = 123) -> str:
+def sample_text(
+    model: CharRNN,
+    prime: str = "Th",
+    length: int = 200,
+    temperature: float = 0.8,
+    seed: int = 123,
+) -> str:
     """`prime` followed by `length` characters drawn from `softmax(logits / temperature)`."""
     if not prime:
         raise ValueError("prime must contain at least one character")
-    temperature, length = positive_float(temperature, "temperature"), non_negative_int(length, "length")
+    temperature, length = (
+        positive_float(temperature, "temperature"),
+        non_negative_int(length, "length"),
+    )
     was_training = model.training
     model.eval()
     device = model.fc.weight.device
@@ -356,16 +447,22 @@ def sample_text(model: CharRNN, prime: str = "Th", length: int = 200, temperatur
     logits, hidden = model(tu.char_to_tensor(prime).to(device).view(1, -1))
     drawn = []
     for _ in range(length):
-        probabilities = torch.softmax(logits[0, -1].double().cpu() / temperature, dim=0)
+        probabilities = torch.softmax(
+            logits[0, -1].double().cpu() / temperature, dim=0
+        )
         index = torch.multinomial(probabilities, 1, generator=generator)
         drawn.append(index)
         logits, hidden = model(index.to(device).view(1, 1), hidden)
     model.train(was_training)
-    return prime + tu.tensor_to_text(torch.cat(drawn) if drawn else torch.zeros(0, dtype=torch.long))
+    return prime + tu.tensor_to_text(
+        torch.cat(drawn) if drawn else torch.zeros(0, dtype=torch.long)
+    )
 
 
 # %%
-print(sample_text(loop_model, prime="Th", length=200, temperature=0.8, seed=123))
+print(
+    sample_text(loop_model, prime="Th", length=200, temperature=0.8, seed=123)
+)
 
 # %% [markdown]
 # After 100 iterations the model has learned frequent letters, spaces and a few short words.
@@ -376,8 +473,10 @@ print(sample_text(loop_model, prime="Th", length=200, temperature=0.8, seed=123)
 # %%
 loop_curve = tu.benchmark_result("char_rnn_full")["rows"]
 target_loss = loop_curve[-1]["validation_loss"]
-print(f"recorded full run: iteration {loop_curve[-1]['iteration']:,}, validation loss {target_loss:.4f} nats/char "
-      f"= {bits_per_char(target_loss):.3f} bits/char")
+print(
+    f"recorded full run: iteration {loop_curve[-1]['iteration']:,}, validation loss {target_loss:.4f} nats/char "
+    f"= {bits_per_char(target_loss):.3f} bits/char"
+)
 tu.glue("loop_20000_validation_loss", round(target_loss, 4))
 
 # %% [markdown]
@@ -402,40 +501,72 @@ tu.glue("loop_20000_validation_loss", round(target_loss, 4))
 # left by chunk `index - 1` is the right starting state for it; after the last chunk of a pass
 # the streams start again from their beginnings, with a fresh state:
 
+
 # %% tags=["export"]
-def consecutive_batch(data: torch.Tensor, batch_size: int, seq_len: int, index: int) -> tuple[torch.Tensor, torch.Tensor, bool]:
+def consecutive_batch(
+    data: torch.Tensor, batch_size: int, seq_len: int, index: int
+) -> tuple[torch.Tensor, torch.Tensor, bool]:
     """The `index`-th chunk of truncated BPTT: inputs, targets, and whether it starts a new pass."""
-    batch_size, seq_len = positive_int(batch_size, "batch_size"), positive_int(seq_len, "seq_len")
+    batch_size, seq_len = (
+        positive_int(batch_size, "batch_size"),
+        positive_int(seq_len, "seq_len"),
+    )
     index = non_negative_int(index, "index")
     stream_len = (len(data) - 1) // batch_size
     per_pass = stream_len // seq_len
     if per_pass < 1:
-        raise ValueError(f"the text has {len(data)} characters, too few for {batch_size} streams of {seq_len + 1}")
+        raise ValueError(
+            f"the text has {len(data)} characters, too few for {batch_size} streams of {seq_len + 1}"
+        )
     position = (index % per_pass) * seq_len
-    offsets = torch.arange(batch_size, device=data.device)[:, None] * stream_len
-    chunks = data[offsets + position + torch.arange(seq_len + 1, device=data.device)]
+    offsets = (
+        torch.arange(batch_size, device=data.device)[:, None] * stream_len
+    )
+    chunks = data[
+        offsets + position + torch.arange(seq_len + 1, device=data.device)
+    ]
     return chunks[:, :-1], chunks[:, 1:], index % per_pass == 0
 
 
 # %%
-chunk_inputs, chunk_targets, fresh = consecutive_batch(train_data, batch_size=16, seq_len=100, index=0)
-next_inputs, _, _ = consecutive_batch(train_data, batch_size=16, seq_len=100, index=1)
+chunk_inputs, chunk_targets, fresh = consecutive_batch(
+    train_data, batch_size=16, seq_len=100, index=0
+)
+next_inputs, _, _ = consecutive_batch(
+    train_data, batch_size=16, seq_len=100, index=1
+)
 print("chunk shape:", tuple(chunk_inputs.shape), "| starts a pass:", fresh)
-print("stream 1, chunk 0 ends:  ", repr(tu.tensor_to_text(chunk_inputs[1, -30:])))
-print("stream 1, chunk 1 starts:", repr(tu.tensor_to_text(next_inputs[1, :30])))
+print(
+    "stream 1, chunk 0 ends:  ", repr(tu.tensor_to_text(chunk_inputs[1, -30:]))
+)
+print(
+    "stream 1, chunk 1 starts:", repr(tu.tensor_to_text(next_inputs[1, :30]))
+)
 
 # %% [markdown]
 # The learning-rate schedule: a linear warm-up to the peak, then half a cosine down to 5% of it.
 
+
 # %% tags=["export"]
-def cosine_lr(iteration: int, total: int, peak: float, warmup: int = 0, final_fraction: float = 0.05) -> float:
+def cosine_lr(
+    iteration: int,
+    total: int,
+    peak: float,
+    warmup: int = 0,
+    final_fraction: float = 0.05,
+) -> float:
     """Learning rate at `iteration`: linear warm-up to `peak`, then cosine decay to `final_fraction * peak`."""
     if total < 1 or warmup < 0 or not 0 <= final_fraction <= 1:
-        raise ValueError(f"need total >= 1, warmup >= 0 and 0 <= final_fraction <= 1, got {total}, {warmup}, {final_fraction}")
+        raise ValueError(
+            f"need total >= 1, warmup >= 0 and 0 <= final_fraction <= 1, got {total}, {warmup}, {final_fraction}"
+        )
     if iteration < warmup:
         return peak * (iteration + 1) / warmup
     progress = min(1.0, (iteration - warmup) / max(1, total - warmup))
-    return peak * (final_fraction + (1 - final_fraction) * 0.5 * (1 + math.cos(math.pi * progress)))
+    return peak * (
+        final_fraction
+        + (1 - final_fraction) * 0.5 * (1 + math.cos(math.pi * progress))
+    )
 
 
 # %% [markdown]
@@ -445,19 +576,33 @@ def cosine_lr(iteration: int, total: int, peak: float, warmup: int = 0, final_fr
 # rate is set by the schedule. The book's benchmarks and chapter 7 (which wraps the model in
 # `DistributedDataParallel`) all call this one function.
 
+
 # %% tags=["export", "twin-step"]
-def tbptt_step(model: nn.Module, optimizer: torch.optim.Optimizer, inputs: torch.Tensor, targets: torch.Tensor,
-               hidden, lr: float, clip_norm: float = 1.0):
+def tbptt_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    hidden,
+    lr: float,
+    clip_norm: float = 1.0,
+):
     """One update on a `(batch, time)` chunk; returns its loss and the state to carry on, both detached."""
     for group in optimizer.param_groups:
         group["lr"] = lr
     optimizer.zero_grad()
     logits, hidden = model(inputs, hidden)
-    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+    loss = F.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), targets.reshape(-1)
+    )
     loss.backward()
     nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
     optimizer.step()
-    hidden = hidden.detach() if isinstance(hidden, torch.Tensor) else tuple(h.detach() for h in hidden)
+    hidden = (
+        hidden.detach()
+        if isinstance(hidden, torch.Tensor)
+        else tuple(h.detach() for h in hidden)
+    )
     return loss.detach(), hidden
 
 
@@ -466,6 +611,7 @@ def tbptt_step(model: nn.Module, optimizer: torch.optim.Optimizer, inputs: torch
 # `eval_every` iterations it records the validation loss, with its clock paused, and it stops
 # once that loss reaches `stop_at_loss`: the benchmark times this same function to a target.
 # (`optimizer` replaces the default Adam; the benchmark passes Adam's fused version.)
+
 
 # %% tags=["export"]
 @dataclass
@@ -478,15 +624,31 @@ class FastHistory:
     train_losses: list[float] = field(default_factory=list)
 
 
-def train_fast(model: CharRNN, train_data: torch.Tensor, iterations: int, *, batch_size: int = 16, seq_len: int = 100,
-               peak_lr: float = 0.01, warmup: int = 20, clip_norm: float = 1.0, valid_data: torch.Tensor | None = None,
-               eval_every: int = 0, stop_at_loss: float | None = None,
-               optimizer: torch.optim.Optimizer | None = None) -> FastHistory:
+def train_fast(
+    model: CharRNN,
+    train_data: torch.Tensor,
+    iterations: int,
+    *,
+    batch_size: int = 16,
+    seq_len: int = 100,
+    peak_lr: float = 0.01,
+    warmup: int = 20,
+    clip_norm: float = 1.0,
+    valid_data: torch.Tensor | None = None,
+    eval_every: int = 0,
+    stop_at_loss: float | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+) -> FastHistory:
     """Truncated BPTT over `consecutive_batch` chunks with Adam, a cosine schedule and gradient clipping."""
     iterations = positive_int(iterations, "iterations")
-    peak_lr, clip_norm = positive_float(peak_lr, "peak_lr"), positive_float(clip_norm, "clip_norm")
+    peak_lr, clip_norm = (
+        positive_float(peak_lr, "peak_lr"),
+        positive_float(clip_norm, "clip_norm"),
+    )
     if eval_every < 0:
-        raise ValueError(f"eval_every must be 0 (only at the start and the end) or positive, got {eval_every}")
+        raise ValueError(
+            f"eval_every must be 0 (only at the start and the end) or positive, got {eval_every}"
+        )
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=peak_lr)
     history = FastHistory()
     seconds, hidden = 0.0, None
@@ -506,9 +668,19 @@ def train_fast(model: CharRNN, train_data: torch.Tensor, iterations: int, *, bat
     for iteration in range(iterations):
         tu.synchronize(train_data.device)
         start = time.perf_counter()
-        inputs, targets, fresh = consecutive_batch(train_data, batch_size, seq_len, iteration)
+        inputs, targets, fresh = consecutive_batch(
+            train_data, batch_size, seq_len, iteration
+        )
         lr = cosine_lr(iteration, iterations, peak_lr, warmup)
-        loss, hidden = tbptt_step(model, optimizer, inputs, targets, None if fresh else hidden, lr, clip_norm)
+        loss, hidden = tbptt_step(
+            model,
+            optimizer,
+            inputs,
+            targets,
+            None if fresh else hidden,
+            lr,
+            clip_norm,
+        )
         history.train_losses.append(loss.item())
         tu.synchronize(train_data.device)
         seconds += time.perf_counter() - start
@@ -528,22 +700,43 @@ def train_fast(model: CharRNN, train_data: torch.Tensor, iterations: int, *, bat
 # between processors, BLAS builds and GPUs into different digits. The assertions check the claims.
 torch.manual_seed(123)
 fast_model = CharRNN().to(device)
-history = train_fast(fast_model, train_data, 1500, batch_size=16, seq_len=100, peak_lr=0.01,
-                     valid_data=valid_data, eval_every=300)
+history = train_fast(
+    fast_model,
+    train_data,
+    1500,
+    batch_size=16,
+    seq_len=100,
+    peak_lr=0.01,
+    valid_data=valid_data,
+    eval_every=300,
+)
 for iteration, loss in zip(history.iterations, history.validation):
     print(f"iteration {iteration:5d} | validation loss {loss:.4f} nats/char")
 fast_loss = history.validation[-1]
 print(f"training time: {history.seconds[-1]:.1f} s")
 print()
 print(f"{'':28s}{'nats/char':>10s}{'bits/char':>11s}")
-print(f"{'loop, 100 iterations':28s}{loop_loss:10.4f}{bits_per_char(loop_loss):11.3f}")
-print(f"{'loop, 20,000 iterations':28s}{target_loss:10.4f}{bits_per_char(target_loss):11.3f}")
-print(f"{'fast, 1,500 iterations':28s}{fast_loss:10.4f}{bits_per_char(fast_loss):11.3f}")
+print(
+    f"{'loop, 100 iterations':28s}{loop_loss:10.4f}{bits_per_char(loop_loss):11.3f}"
+)
+print(
+    f"{'loop, 20,000 iterations':28s}{target_loss:10.4f}{bits_per_char(target_loss):11.3f}"
+)
+print(
+    f"{'fast, 1,500 iterations':28s}{fast_loss:10.4f}{bits_per_char(fast_loss):11.3f}"
+)
 tu.glue("fast_validation_loss", round(fast_loss, 4))
 
-assert all(earlier > later for earlier, later in zip(history.validation, history.validation[1:])), "validation loss must fall at every check"
-assert fast_loss <= target_loss, f"fast model {fast_loss:.4f} is worse than the full loop's {target_loss:.4f}"
-assert abs(fast_loss - 1.553) <= 0.02, f"fast model's loss {fast_loss:.4f} is outside the measured band 1.553 +- 0.02"
+assert all(
+    earlier > later
+    for earlier, later in zip(history.validation, history.validation[1:])
+), "validation loss must fall at every check"
+assert fast_loss <= target_loss, (
+    f"fast model {fast_loss:.4f} is worse than the full loop's {target_loss:.4f}"
+)
+assert abs(fast_loss - 1.553) <= 0.02, (
+    f"fast model's loss {fast_loss:.4f} is outside the measured band 1.553 +- 0.02"
+)
 
 # %% [markdown]
 # The fast model, after 1,500 iterations, beats the loop after 20,000. The exact digits above
@@ -570,13 +763,17 @@ loop_row, *fast_rows = benchmark["rows"]
 targets = benchmark["tables"][0]["rows"]
 print("measured on", benchmark["machine"].split(";")[0], benchmark["date"])
 print(f"the loop: {loop_row['ms_per_iteration']:.1f} ms per iteration")
-print(f"{'target':>8} {'loop':>14} {'chapter':>8} {'ratio':>6}"
-      f" {'fastest':>8} {'ratio':>6}")
+print(
+    f"{'target':>8} {'loop':>14} {'chapter':>8} {'ratio':>6}"
+    f" {'fastest':>8} {'ratio':>6}"
+)
 for row in targets:
-    print(f"{row['target']:8.4f} {row['loop_iteration']:6,} it."
-          f" {row['loop_seconds']:4.0f} s {row['chapter_seconds']:6.1f} s"
-          f" {row['chapter_ratio']:5.0f}x {row['fastest_seconds']:6.1f} s"
-          f" {row['fastest_ratio']:5.0f}x")
+    print(
+        f"{row['target']:8.4f} {row['loop_iteration']:6,} it."
+        f" {row['loop_seconds']:4.0f} s {row['chapter_seconds']:6.1f} s"
+        f" {row['chapter_ratio']:5.0f}x {row['fastest_seconds']:6.1f} s"
+        f" {row['fastest_ratio']:5.0f}x"
+    )
 headline = targets[0]
 tu.glue("loop_first_crossing", headline["loop_iteration"])
 tu.glue("chapter_ratio", round(headline["chapter_ratio"]))
@@ -584,11 +781,15 @@ tu.glue("fastest_ratio", round(headline["fastest_ratio"]))
 tu.glue("benchmark_machine", benchmark["machine"].split(";")[0])
 
 # The loop is charged its time to the target, not its whole schedule:
-first = next(row for row in loop_curve
-             if row["validation_loss"] <= headline["target"])
+first = next(
+    row for row in loop_curve if row["validation_loss"] <= headline["target"]
+)
 assert loop_row["iterations"] == first["iteration"] < 20_000
-assert loop_row["training_seconds"] == headline["loop_seconds"] == round(
-    first["iteration"] * loop_row["ms_per_iteration"] / 1000, 1)
+assert (
+    loop_row["training_seconds"]
+    == headline["loop_seconds"]
+    == round(first["iteration"] * loop_row["ms_per_iteration"] / 1000, 1)
+)
 
 # %% [markdown]
 # On the machine named above, the loop first reached its own final loss after
@@ -606,27 +807,47 @@ assert loop_row["training_seconds"] == headline["loop_seconds"] == round(
 # dashed target.
 
 # %%
-loop_seconds = [row["iteration"] * loop_row["ms_per_iteration"] / 1000
-                for row in loop_curve]
+loop_seconds = [
+    row["iteration"] * loop_row["ms_per_iteration"] / 1000
+    for row in loop_curve
+]
 fast_curve = benchmark["fast_curve"]["rows"]
 fastest_curve = benchmark["fastest_curve"]["rows"]
 curves = (
     (loop_seconds, loop_curve, "original loop (1 x 200 chars)"),
-    ([row["training_seconds"] for row in fast_curve], fast_curve,
-     "fast recipe (this chapter's)"),
-    ([row["training_seconds"] for row in fastest_curve], fastest_curve,
-     "fastest recipe (next section)"),
+    (
+        [row["training_seconds"] for row in fast_curve],
+        fast_curve,
+        "fast recipe (this chapter's)",
+    ),
+    (
+        [row["training_seconds"] for row in fastest_curve],
+        fastest_curve,
+        "fastest recipe (next section)",
+    ),
 )
 fig, ax = plt.subplots(figsize=(7, 4))
 for seconds, curve, label in curves:
     losses = [row["validation_loss"] for row in curve]
     (line,) = ax.plot(seconds[1:], losses[1:], ".-", label=label)
-    crossing = next(i for i, loss in enumerate(losses)
-                    if loss <= headline["target"])
-    ax.plot(seconds[crossing], losses[crossing], "o", markersize=12,
-            markerfacecolor="none", color=line.get_color())
-ax.axhline(headline["target"], color="gray", linestyle="--", linewidth=1,
-           label="target: the loop after 20,000 iterations")
+    crossing = next(
+        i for i, loss in enumerate(losses) if loss <= headline["target"]
+    )
+    ax.plot(
+        seconds[crossing],
+        losses[crossing],
+        "o",
+        markersize=12,
+        markerfacecolor="none",
+        color=line.get_color(),
+    )
+ax.axhline(
+    headline["target"],
+    color="gray",
+    linestyle="--",
+    linewidth=1,
+    label="target: the loop after 20,000 iterations",
+)
 ax.set_xscale("log")
 ax.set_ylim(top=2.2)
 ax.set_xlabel("training time (seconds, log scale)")
@@ -636,10 +857,15 @@ ax.set_title("Same model, same data: validation loss vs training time")
 plt.show()
 
 # %%
-after = [row["validation_loss"] for row in loop_curve
-         if row["iteration"] >= headline["loop_iteration"]]
-print(f"after its first crossing at iteration {headline['loop_iteration']:,},"
-      f" the loop's checks lay between {min(after):.3f} and {max(after):.3f}")
+after = [
+    row["validation_loss"]
+    for row in loop_curve
+    if row["iteration"] >= headline["loop_iteration"]
+]
+print(
+    f"after its first crossing at iteration {headline['loop_iteration']:,},"
+    f" the loop's checks lay between {min(after):.3f} and {max(after):.3f}"
+)
 
 # %% [markdown]
 # The loop crosses the target long before its schedule ends and then hovers around it, which is
@@ -660,18 +886,26 @@ print("measured on", levers["machine"].split(";")[0], levers["date"])
 print(f"{'lever':<40} {'ms/it':>6} {'kchar/s':>7} {'to target':>12}")
 for row in levers["rows"]:
     seconds = row["seconds_to_target"]
-    reached = (f"{seconds:5.1f} s ({row['iterations_to_target']})"
-               if seconds is not None else "not reached")
-    print(f"{row['lever'][:40]:<40} {row['ms_per_iteration']:6.1f}"
-          f" {row['kchars_per_second']:7.1f} {reached:>12}")
+    reached = (
+        f"{seconds:5.1f} s ({row['iterations_to_target']})"
+        if seconds is not None
+        else "not reached"
+    )
+    print(
+        f"{row['lever'][:40]:<40} {row['ms_per_iteration']:6.1f}"
+        f" {row['kchars_per_second']:7.1f} {reached:>12}"
+    )
 
 # %%
 timed = [row for row in levers["rows"] if row["seconds_to_target"]]
 fig, ax = plt.subplots(figsize=(7, 3.5))
-ax.barh([row["lever"] for row in timed],
-        [row["seconds_to_target"] for row in timed])
-ax.axvline(timed[0]["seconds_to_target"], color="gray", linestyle="--",
-           linewidth=1)
+ax.barh(
+    [row["lever"] for row in timed],
+    [row["seconds_to_target"] for row in timed],
+)
+ax.axvline(
+    timed[0]["seconds_to_target"], color="gray", linestyle="--", linewidth=1
+)
 ax.invert_yaxis()
 ax.set_xlabel("training time to the target (s)")
 ax.set_title("One change at a time: time to the loop's final loss")
@@ -688,8 +922,10 @@ baseline = rows["the chapter's recipe (baseline)"]
 wide = rows["batch 64 x 100"]
 speed = wide["kchars_per_second"] / baseline["kchars_per_second"]
 more = wide["characters_to_target"] / baseline["characters_to_target"]
-print(f"batch 64: {speed:.1f} times the characters per second,"
-      f" {more:.1f} times the characters to the target")
+print(
+    f"batch 64: {speed:.1f} times the characters per second,"
+    f" {more:.1f} times the characters to the target"
+)
 assert speed > 1 and more > 1
 assert rows["schedule planned for 750 iterations"]["seconds_to_target"] is None
 for name in ("two threads", "bfloat16 autocast", "torch.compile of the model"):
@@ -736,13 +972,21 @@ assert fastest_single["lever"] == "GRU time loop in C++"
 # cumulative probabilities.) The assertions check the claims.
 surprisals = []
 for temperature in (0.5, 0.8, 1.0):
-    sample = sample_text(fast_model, prime="Th", length=200, temperature=temperature, seed=123)
-    surprisal = validation_loss(fast_model, tu.char_to_tensor(sample).to(device))
+    sample = sample_text(
+        fast_model, prime="Th", length=200, temperature=temperature, seed=123
+    )
+    surprisal = validation_loss(
+        fast_model, tu.char_to_tensor(sample).to(device)
+    )
     surprisals.append(surprisal)
-    print(f"--- temperature {temperature}: {surprisal:.2f} nats/char of surprisal ---")
+    print(
+        f"--- temperature {temperature}: {surprisal:.2f} nats/char of surprisal ---"
+    )
     print(sample)
     assert len(sample) == 202 and set(sample) <= set(tu.PRINTABLE)
-assert surprisals[0] < surprisals[1] < surprisals[2], f"lower temperatures must give less surprising text: {surprisals}"
+assert surprisals[0] < surprisals[1] < surprisals[2], (
+    f"lower temperatures must give less surprising text: {surprisals}"
+)
 
 # %% [markdown]
 # ## Training that survives interruption
@@ -758,29 +1002,50 @@ assert surprisals[0] < surprisals[1] < surprisals[2], f"lower temperatures must 
 #
 # The demonstration trains on mini-batches of random portions with one `GRU` call per batch:
 
+
 # %% tags=["export"]
-def random_training_batch(data: torch.Tensor, batch_size: int = 32, seq_len: int = 200) -> tuple[torch.Tensor, torch.Tensor]:
+def random_training_batch(
+    data: torch.Tensor, batch_size: int = 32, seq_len: int = 200
+) -> tuple[torch.Tensor, torch.Tensor]:
     """`batch_size` random portions at once, as `(batch, seq_len)` inputs and targets.
 
     The starts come from torch's global CPU generator, so the batches are the same on every device.
     """
-    batch_size, seq_len = positive_int(batch_size, "batch_size"), positive_int(seq_len, "seq_len")
+    batch_size, seq_len = (
+        positive_int(batch_size, "batch_size"),
+        positive_int(seq_len, "seq_len"),
+    )
     if len(data) < seq_len + 1:
-        raise ValueError(f"the text has {len(data)} characters, fewer than seq_len + 1 = {seq_len + 1}")
-    starts = torch.randint(0, len(data) - seq_len, (batch_size,)).to(data.device)
-    chunks = data[starts[:, None] + torch.arange(seq_len + 1, device=data.device)]
+        raise ValueError(
+            f"the text has {len(data)} characters, fewer than seq_len + 1 = {seq_len + 1}"
+        )
+    starts = torch.randint(0, len(data) - seq_len, (batch_size,)).to(
+        data.device
+    )
+    chunks = data[
+        starts[:, None] + torch.arange(seq_len + 1, device=data.device)
+    ]
     return chunks[:, :-1], chunks[:, 1:]
 
 
-def train_step_batched(model: CharRNN, optimizer: torch.optim.Optimizer, inputs: torch.Tensor, targets: torch.Tensor,
-                       clip_norm: float | None = None) -> float:
+def train_step_batched(
+    model: CharRNN,
+    optimizer: torch.optim.Optimizer,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    clip_norm: float | None = None,
+) -> float:
     """One update on a `(batch, time)` mini-batch, with one call of the recurrent layer over all time steps."""
     optimizer.zero_grad()
     logits, _ = model(inputs)
-    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+    loss = F.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), targets.reshape(-1)
+    )
     loss.backward()
     if clip_norm is not None:
-        nn.utils.clip_grad_norm_(model.parameters(), positive_float(clip_norm, "clip_norm"))
+        nn.utils.clip_grad_norm_(
+            model.parameters(), positive_float(clip_norm, "clip_norm")
+        )
     optimizer.step()
     return loss.item()
 
@@ -788,6 +1053,7 @@ def train_step_batched(model: CharRNN, optimizer: torch.optim.Optimizer, inputs:
 # %% [markdown]
 # One run is interrupted after 25 of 40 iterations and restarted from scratch, in what might be a
 # new process; another runs straight through.
+
 
 # %%
 def make_run(seed=123):
@@ -797,7 +1063,12 @@ def make_run(seed=123):
     optimizer = torch.optim.Adam(run_model.parameters(), lr=0.005)
 
     def step(iteration):
-        return train_step_batched(run_model, optimizer, *random_training_batch(train_data, batch_size=16, seq_len=100), clip_norm=1.0)
+        return train_step_batched(
+            run_model,
+            optimizer,
+            *random_training_batch(train_data, batch_size=16, seq_len=100),
+            clip_norm=1.0,
+        )
 
     return run_model, optimizer, step
 
@@ -815,20 +1086,56 @@ with tempfile.TemporaryDirectory() as folder:
         return step(iteration)
 
     try:
-        tu.train_resumable(run_model, optimizer, step_then_crash, 40, Path(folder) / "run", checkpoint_every=10)
+        tu.train_resumable(
+            run_model,
+            optimizer,
+            step_then_crash,
+            40,
+            Path(folder) / "run",
+            checkpoint_every=10,
+        )
     except Interrupted:
-        print("interrupted; checkpoints on disk:", [p.name for p in tu.list_checkpoints(Path(folder) / "run")])
+        print(
+            "interrupted; checkpoints on disk:",
+            [p.name for p in tu.list_checkpoints(Path(folder) / "run")],
+        )
 
-    run_model, optimizer, step = make_run(seed=0)  # a new process: other weights, other generator states
-    resumed_losses = tu.train_resumable(run_model, optimizer, step, 40, Path(folder) / "run", checkpoint_every=10)
+    run_model, optimizer, step = make_run(
+        seed=0
+    )  # a new process: other weights, other generator states
+    resumed_losses = tu.train_resumable(
+        run_model,
+        optimizer,
+        step,
+        40,
+        Path(folder) / "run",
+        checkpoint_every=10,
+    )
     resumed = run_model
 
     straight, optimizer, step = make_run()
-    straight_losses = tu.train_resumable(straight, optimizer, step, 40, Path(folder) / "straight", checkpoint_every=10)
+    straight_losses = tu.train_resumable(
+        straight,
+        optimizer,
+        step,
+        40,
+        Path(folder) / "straight",
+        checkpoint_every=10,
+    )
 
-print(f"resumed run: {len(resumed_losses)} losses, last {resumed_losses[-1]:.4f}")
-identical = all(torch.equal(a, b) for a, b in zip(resumed.state_dict().values(), straight.state_dict().values()))
-print("parameters identical to the uninterrupted run:", identical and resumed_losses == straight_losses)
+print(
+    f"resumed run: {len(resumed_losses)} losses, last {resumed_losses[-1]:.4f}"
+)
+identical = all(
+    torch.equal(a, b)
+    for a, b in zip(
+        resumed.state_dict().values(), straight.state_dict().values()
+    )
+)
+print(
+    "parameters identical to the uninterrupted run:",
+    identical and resumed_losses == straight_losses,
+)
 assert identical and resumed_losses == straight_losses
 
 # %% [markdown]

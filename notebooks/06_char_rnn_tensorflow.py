@@ -36,14 +36,15 @@
 
 # %% tags=["hide-cell"]
 # Colab, Kaggle, Binder or a Jupyter without this book's repository: install its helper package.
-# (Where it is installed already, as in the repository's own environment, this does nothing.)
+# (Where it is installed already, this does nothing.)
 import importlib.util
 import subprocess
 import sys
 
 if importlib.util.find_spec("tutorial_utils") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    "tutorial-utils @ git+https://github.com/deep-learning-models-book/deep-learning-models-book@main"], check=True)
+    package = "tutorial-utils @ git+https://github.com/deep-learning-models-book/deep-learning-models-book@main"
+    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+    subprocess.run([*pip, "--disable-pip-version-check", package], check=True)
     importlib.invalidate_caches()
 
 # %% tags=["export"]
@@ -58,7 +59,9 @@ tf = tu.import_tensorflow()
 import keras  # noqa: E402  (after TensorFlow: Keras 3 runs on it)
 
 # %%
-tf.config.threading.set_intra_op_parallelism_threads(1)  # one thread, as the PyTorch chapter
+tf.config.threading.set_intra_op_parallelism_threads(
+    1
+)  # one thread, as the PyTorch chapter
 tf.config.threading.set_inter_op_parallelism_threads(1)
 print("TensorFlow", tf.__version__, "| Keras", keras.__version__)
 
@@ -73,7 +76,9 @@ text = tu.clean_text(tu.load_novel_text())
 encoded = tu.encode_text(text)
 cut = round(len(encoded) * 0.9)
 train_data, valid_data = encoded[:cut], encoded[cut:]
-print(f"training: {len(train_data):,} characters | validation: {len(valid_data):,} characters")
+print(
+    f"training: {len(train_data):,} characters | validation: {len(valid_data):,} characters"
+)
 print("validation starts:", repr(tu.decode_text(valid_data[:60])))
 
 # %% [markdown]
@@ -91,23 +96,35 @@ print("validation starts:", repr(tu.decode_text(valid_data[:60])))
 # Keras 3 (TensorFlow 2.16 and later): `get_initial_state` now takes a batch size, not an input
 # tensor.
 
+
 # %% tags=["export", "twin-model"]
 class CharGRU(keras.Model):
     """Embedding -> GRU -> Dense, over a vocabulary of `vocab_size` characters."""
 
-    def __init__(self, vocab_size: int = 100, embedding_size: int = 100, hidden_size: int = 100) -> None:
+    def __init__(
+        self,
+        vocab_size: int = 100,
+        embedding_size: int = 100,
+        hidden_size: int = 100,
+    ) -> None:
         super().__init__()
         self.hidden_size = hidden_size
         self.embedding = keras.layers.Embedding(vocab_size, embedding_size)
-        self.gru = keras.layers.GRU(hidden_size, return_sequences=True, return_state=True)
+        self.gru = keras.layers.GRU(
+            hidden_size, return_sequences=True, return_state=True
+        )
         self.dense = keras.layers.Dense(vocab_size)
-        self(tf.zeros((1, 1), dtype="int32"))  # create the weights now, not inside a later tf.function
+        self(
+            tf.zeros((1, 1), dtype="int32")
+        )  # create the weights now, not inside a later tf.function
 
     def call(self, inputs, state=None, training=False):
         """`(batch, time)` character indices -> `(batch, time, vocab_size)` logits and the new state."""
         if state is None:
             state = tf.zeros((tf.shape(inputs)[0], self.hidden_size))
-        output, state = self.gru(self.embedding(inputs), initial_state=state, training=training)
+        output, state = self.gru(
+            self.embedding(inputs), initial_state=state, training=training
+        )
         return self.dense(output), state
 
 
@@ -115,7 +132,9 @@ class CharGRU(keras.Model):
 keras.utils.set_random_seed(123)
 model = CharGRU()
 logits, state = model(train_data[None, :50])
-print(f"logits {tuple(logits.shape)} | state {tuple(state.shape)} | {model.count_params():,} parameters")
+print(
+    f"logits {tuple(logits.shape)} | state {tuple(state.shape)} | {model.count_params():,} parameters"
+)
 assert model.count_params() == 80_700  # the PyTorch model's count
 
 # %% [markdown]
@@ -129,14 +148,21 @@ assert model.count_params() == 80_700  # the PyTorch model's count
 # state carried over, and the cross-entropy of predicting every character from all those before
 # it, in nats per character: the yardstick of the PyTorch chapter, computed the same way.
 
+
 # %% tags=["export", "twin-loss"]
 @tf.function(reduce_retracing=True)
 def _chunk_loss(model, inputs, targets, state):
     logits, state = model(inputs, state)
-    return tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True)), state
+    return tf.reduce_sum(
+        keras.losses.sparse_categorical_crossentropy(
+            targets, logits, from_logits=True
+        )
+    ), state
 
 
-def validation_loss(model: CharGRU, data: np.ndarray, chunk_len: int = 5000) -> float:
+def validation_loss(
+    model: CharGRU, data: np.ndarray, chunk_len: int = 5000
+) -> float:
     """Mean cross-entropy (nats per character) of predicting each character of `data` from those before it."""
     state, total = None, 0.0
     for start in range(0, len(data) - 1, chunk_len):
@@ -144,14 +170,18 @@ def validation_loss(model: CharGRU, data: np.ndarray, chunk_len: int = 5000) -> 
         targets = data[start + 1 : start + 1 + len(inputs)]
         if state is None:
             state = tf.zeros((1, model.hidden_size))
-        loss, state = _chunk_loss(model, inputs[None, :], targets[None, :], state)
+        loss, state = _chunk_loss(
+            model, inputs[None, :], targets[None, :], state
+        )
         total += float(loss)
     return total / (len(data) - 1)
 
 
 # %%
 untrained = validation_loss(model, valid_data)
-print(f"untrained: {untrained:.3f} nats/char (a uniform guess: ln 100 = {math.log(100):.3f})")
+print(
+    f"untrained: {untrained:.3f} nats/char (a uniform guess: ln 100 = {math.log(100):.3f})"
+)
 
 # %% [markdown]
 # ## Truncated back-propagation through time
@@ -160,15 +190,24 @@ print(f"untrained: {untrained:.3f} nats/char (a uniform guess: ln 100 = {math.lo
 # every stream, so the state left by one chunk is the right starting state for the next. After the
 # last chunk of a pass the streams start again, from a fresh state.
 
+
 # %% tags=["export"]
-def consecutive_batch(data: np.ndarray, batch_size: int, seq_len: int, index: int) -> tuple[np.ndarray, np.ndarray, bool]:
+def consecutive_batch(
+    data: np.ndarray, batch_size: int, seq_len: int, index: int
+) -> tuple[np.ndarray, np.ndarray, bool]:
     """The `index`-th chunk of truncated BPTT: inputs, targets, and whether it starts a new pass."""
     stream_len = (len(data) - 1) // batch_size
     per_pass = stream_len // seq_len
     if per_pass < 1:
-        raise ValueError(f"the text has {len(data)} characters, too few for {batch_size} streams of {seq_len + 1}")
+        raise ValueError(
+            f"the text has {len(data)} characters, too few for {batch_size} streams of {seq_len + 1}"
+        )
     position = (index % per_pass) * seq_len
-    rows = np.arange(batch_size)[:, None] * stream_len + position + np.arange(seq_len + 1)
+    rows = (
+        np.arange(batch_size)[:, None] * stream_len
+        + position
+        + np.arange(seq_len + 1)
+    )
     chunks = data[rows]
     return chunks[:, :-1], chunks[:, 1:], index % per_pass == 0
 
@@ -183,6 +222,7 @@ def consecutive_batch(data: np.ndarray, batch_size: int, seq_len: int, index: in
 # decay one step earlier.) Adam gets PyTorch's $\epsilon = 10^{-8}$ instead of Keras' default
 # $10^{-7}$; one difference remains, of form: Keras adds $\epsilon$ before the bias correction,
 # PyTorch after it, which matters only while the average squared gradient is close to zero.
+
 
 # %% tags=["export", "twin-step"]
 def make_train_step(model: CharGRU, optimizer: keras.optimizers.Optimizer):
@@ -204,22 +244,44 @@ def make_train_step(model: CharGRU, optimizer: keras.optimizers.Optimizer):
 class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
     """Linear warm-up to `peak`, then cosine decay to `final_fraction * peak`: `cosine_lr` of chapter 6."""
 
-    def __init__(self, total: int, peak: float, warmup: int = 20, final_fraction: float = 0.05) -> None:
-        self.total, self.peak, self.warmup, self.final_fraction = total, peak, warmup, final_fraction
+    def __init__(
+        self,
+        total: int,
+        peak: float,
+        warmup: int = 20,
+        final_fraction: float = 0.05,
+    ) -> None:
+        self.total, self.peak, self.warmup, self.final_fraction = (
+            total,
+            peak,
+            warmup,
+            final_fraction,
+        )
 
     def __call__(self, step):
         step = tf.cast(step, tf.float32)
         warming = self.peak * (step + 1) / self.warmup
-        progress = tf.minimum(1.0, (step - self.warmup) / max(1, self.total - self.warmup))
+        progress = tf.minimum(
+            1.0, (step - self.warmup) / max(1, self.total - self.warmup)
+        )
         cosine = 0.5 * (1 + tf.cos(math.pi * progress))
-        decaying = self.peak * (self.final_fraction + (1 - self.final_fraction) * cosine)
+        decaying = self.peak * (
+            self.final_fraction + (1 - self.final_fraction) * cosine
+        )
         return tf.where(step < self.warmup, warming, decaying)
 
 
-def fast_optimizer(iterations: int, peak_lr: float = 0.01, warmup: int = 20, clip_norm: float = 1.0) -> keras.optimizers.Optimizer:
+def fast_optimizer(
+    iterations: int,
+    peak_lr: float = 0.01,
+    warmup: int = 20,
+    clip_norm: float = 1.0,
+) -> keras.optimizers.Optimizer:
     """Adam with a warm-up and cosine schedule and clipping by global norm: the fast recipe."""
     schedule = WarmupCosine(iterations, peak_lr, warmup)
-    return keras.optimizers.Adam(learning_rate=schedule, epsilon=1e-8, global_clipnorm=clip_norm)  # PyTorch's epsilon
+    return keras.optimizers.Adam(
+        learning_rate=schedule, epsilon=1e-8, global_clipnorm=clip_norm
+    )  # PyTorch's epsilon
 
 
 # %% [markdown]
@@ -262,56 +324,93 @@ keras_twin = CharGRU()
 keras_twin.embedding.embeddings.assign(pt["embedding.weight"])
 keras_twin.gru.cell.kernel.assign(gates_to_keras(pt["rnn.weight_ih_l0"]).T)
 keras_twin.gru.cell.recurrent_kernel.assign(
-    gates_to_keras(pt["rnn.weight_hh_l0"]).T)
-keras_twin.gru.cell.bias.assign(np.stack(
-    [gates_to_keras(pt["rnn.bias_ih_l0"]), gates_to_keras(pt["rnn.bias_hh_l0"])]))
+    gates_to_keras(pt["rnn.weight_hh_l0"]).T
+)
+keras_twin.gru.cell.bias.assign(
+    np.stack(
+        [
+            gates_to_keras(pt["rnn.bias_ih_l0"]),
+            gates_to_keras(pt["rnn.bias_hh_l0"]),
+        ]
+    )
+)
 keras_twin.dense.kernel.assign(pt["fc.weight"].T)
 keras_twin.dense.bias.assign(pt["fc.bias"])
 
 inputs, targets, _ = consecutive_batch(train_data, 16, 100, 0)
 torch_logits, _ = torch_model(torch.from_numpy(inputs))
-torch_loss = F.cross_entropy(torch_logits.reshape(-1, 100),
-                             torch.from_numpy(targets).reshape(-1))
+torch_loss = F.cross_entropy(
+    torch_logits.reshape(-1, 100), torch.from_numpy(targets).reshape(-1)
+)
 torch_loss.backward()
 with tf.GradientTape() as tape:
     keras_logits, _ = keras_twin(inputs, training=True)
     keras_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(
-        targets, keras_logits)
+        targets, keras_logits
+    )
 cell = keras_twin.gru.cell
-keras_variables = {"embedding": keras_twin.embedding.embeddings,
-                   "kernel": cell.kernel, "recurrent": cell.recurrent_kernel,
-                   "bias": cell.bias, "dense": keras_twin.dense.kernel,
-                   "dense_bias": keras_twin.dense.bias}
-keras_grads = dict(zip(keras_variables,
-                       tape.gradient(keras_loss, list(keras_variables.values()))))
-torch_grads = {name: p.grad.numpy() for name, p in torch_model.named_parameters()}
+keras_variables = {
+    "embedding": keras_twin.embedding.embeddings,
+    "kernel": cell.kernel,
+    "recurrent": cell.recurrent_kernel,
+    "bias": cell.bias,
+    "dense": keras_twin.dense.kernel,
+    "dense_bias": keras_twin.dense.bias,
+}
+keras_grads = dict(
+    zip(
+        keras_variables,
+        tape.gradient(keras_loss, list(keras_variables.values())),
+    )
+)
+torch_grads = {
+    name: p.grad.numpy() for name, p in torch_model.named_parameters()
+}
 as_keras = {
     "embedding": torch_grads["embedding.weight"],
     "kernel": gates_to_keras(torch_grads["rnn.weight_ih_l0"]).T,
     "recurrent": gates_to_keras(torch_grads["rnn.weight_hh_l0"]).T,
-    "bias": np.stack([gates_to_keras(torch_grads["rnn.bias_ih_l0"]),
-                      gates_to_keras(torch_grads["rnn.bias_hh_l0"])]),
+    "bias": np.stack(
+        [
+            gates_to_keras(torch_grads["rnn.bias_ih_l0"]),
+            gates_to_keras(torch_grads["rnn.bias_hh_l0"]),
+        ]
+    ),
     "dense": torch_grads["fc.weight"].T,
     "dense_bias": torch_grads["fc.bias"],
 }
 logit_gap = np.abs(keras_logits.numpy() - torch_logits.detach().numpy()).max()
 loss_gap = abs(float(keras_loss) - torch_loss.item())
-gradient_gap = max(np.abs(tf.convert_to_tensor(keras_grads[name]).numpy() - grad).max()
-                   / np.abs(grad).max() for name, grad in as_keras.items())
+gradient_gap = max(
+    np.abs(tf.convert_to_tensor(keras_grads[name]).numpy() - grad).max()
+    / np.abs(grad).max()
+    for name, grad in as_keras.items()
+)
 schedule = WarmupCosine(1500, 0.01)
 pytorch_lr = [cosine_lr(step, 1500, 0.01, warmup=20) for step in range(1500)]
-schedule_gap = max(abs(float(schedule(step)) - lr) / lr
-                   for step, lr in enumerate(pytorch_lr))
-print(f"one batch of 16 x 100: loss {torch_loss.item():.4f} in both frameworks")
-print(f"largest differences: logits {logit_gap:.0e}, loss {loss_gap:.0e},"
-      f" gradients {gradient_gap:.0e} (relative)")
-print(f"schedules over 1,500 steps: largest difference {schedule_gap:.0e}"
-      " (relative)")
+schedule_gap = max(
+    abs(float(schedule(step)) - lr) / lr for step, lr in enumerate(pytorch_lr)
+)
+print(
+    f"one batch of 16 x 100: loss {torch_loss.item():.4f} in both frameworks"
+)
+print(
+    f"largest differences: logits {logit_gap:.0e}, loss {loss_gap:.0e},"
+    f" gradients {gradient_gap:.0e} (relative)"
+)
+print(
+    f"schedules over 1,500 steps: largest difference {schedule_gap:.0e}"
+    " (relative)"
+)
 tu.glue("twin_logit_gap", float(f"{logit_gap:.0e}"))
 tu.glue("twin_gradient_gap", float(f"{gradient_gap:.0e}"))
-assert logit_gap <= 1e-5 and loss_gap <= 1e-5, "the models compute different logits"
+assert logit_gap <= 1e-5 and loss_gap <= 1e-5, (
+    "the models compute different logits"
+)
 assert gradient_gap <= 1e-4, "the models compute different gradients"
-assert schedule_gap <= 1e-5, "the schedules differ"  # float32 cosine vs float64
+assert schedule_gap <= 1e-5, (
+    "the schedules differ"
+)  # float32 cosine vs float64
 
 # %% [markdown]
 # The two models compute the same function to float32 rounding, with the same gradients, and the
@@ -337,27 +436,43 @@ iterations, batch_size, seq_len = 1500, 16, 100
 keras.utils.set_random_seed(123)
 model = CharGRU()
 train_step = make_train_step(model, fast_optimizer(iterations))
-seconds, state, history = 0.0, None, [(0, 0.0, validation_loss(model, valid_data))]
+seconds, state, history = (
+    0.0,
+    None,
+    [(0, 0.0, validation_loss(model, valid_data))],
+)
 for iteration in range(iterations):
     start = time.perf_counter()
-    inputs, targets, fresh = consecutive_batch(train_data, batch_size, seq_len, iteration)
+    inputs, targets, fresh = consecutive_batch(
+        train_data, batch_size, seq_len, iteration
+    )
     if fresh:
         state = tf.zeros((batch_size, model.hidden_size))
     loss, state = train_step(inputs, targets, state)
     seconds += time.perf_counter() - start
     if (iteration + 1) % 100 == 0:
-        history.append((iteration + 1, seconds, validation_loss(model, valid_data)))
-        print(f"iteration {iteration + 1:5d} | {seconds:5.1f} s | validation loss {history[-1][2]:.4f} nats/char")
+        history.append(
+            (iteration + 1, seconds, validation_loss(model, valid_data))
+        )
+        print(
+            f"iteration {iteration + 1:5d} | {seconds:5.1f} s | validation loss {history[-1][2]:.4f} nats/char"
+        )
         if history[-1][2] <= target:
             break
 reached_iteration, reached_seconds, reached_loss = history[-1]
-print(f"reached {reached_loss:.4f} (target {target:.4f}, the loop after 20,000 iterations) "
-      f"after {reached_iteration} iterations and {reached_seconds:.1f} s of training")
+print(
+    f"reached {reached_loss:.4f} (target {target:.4f}, the loop after 20,000 iterations) "
+    f"after {reached_iteration} iterations and {reached_seconds:.1f} s of training"
+)
 tu.glue("tf_reached_loss", round(reached_loss, 4))
 tu.glue("tf_reached_iterations", reached_iteration)
 
-assert reached_loss <= target, f"stopped at {reached_loss:.4f}, above the loop's {target:.4f}"
-assert 300 <= reached_iteration <= 1200, f"took {reached_iteration} iterations, far from the 800 measured"
+assert reached_loss <= target, (
+    f"stopped at {reached_loss:.4f}, above the loop's {target:.4f}"
+)
+assert 300 <= reached_iteration <= 1200, (
+    f"took {reached_iteration} iterations, far from the 800 measured"
+)
 
 # %% [markdown]
 # How long did the PyTorch versions take to the same target? The benchmark of the PyTorch chapter
@@ -367,11 +482,17 @@ assert 300 <= reached_iteration <= 1200, f"took {reached_iteration} iterations, 
 benchmark = tu.benchmark_result("char_rnn")
 headline = benchmark["tables"][0]["rows"][0]
 assert headline["target"] == target  # the same target as above
-print(f"recorded on {benchmark['machine'].split(';')[0]}, {benchmark['date']}:")
-print(f"  PyTorch's per-character loop: {headline['loop_seconds']:.0f} s"
-      f" ({headline['loop_iteration']:,} iterations)")
-print(f"  PyTorch's fast recipe: {headline['chapter_seconds']:.1f} s,"
-      f" {headline['chapter_ratio']:.0f}x less")
+print(
+    f"recorded on {benchmark['machine'].split(';')[0]}, {benchmark['date']}:"
+)
+print(
+    f"  PyTorch's per-character loop: {headline['loop_seconds']:.0f} s"
+    f" ({headline['loop_iteration']:,} iterations)"
+)
+print(
+    f"  PyTorch's fast recipe: {headline['chapter_seconds']:.1f} s,"
+    f" {headline['chapter_ratio']:.0f}x less"
+)
 
 # %% [markdown]
 # The TensorFlow model reaches the per-character loop's loss after a few hundred iterations, as
@@ -390,6 +511,7 @@ print(f"  PyTorch's fast recipe: {headline['chapter_seconds']:.1f} s,"
 # As in the PyTorch chapter, the *surprisal* of a sample (the validation loss computed on the
 # sample itself) must fall with the temperature.
 
+
 # %% tags=["export"]
 @tf.function(reduce_retracing=True)
 def _next_logits(model, inputs, state):
@@ -397,17 +519,29 @@ def _next_logits(model, inputs, state):
     return logits[0, -1], state
 
 
-def sample_text(model: CharGRU, prime: str = "Th", length: int = 200, temperature: float = 0.8, seed: int = 123) -> str:
+def sample_text(
+    model: CharGRU,
+    prime: str = "Th",
+    length: int = 200,
+    temperature: float = 0.8,
+    seed: int = 123,
+) -> str:
     """`prime` followed by `length` characters drawn from `softmax(logits / temperature)`."""
     if not prime or temperature <= 0:
-        raise ValueError(f"need a non-empty prime and a positive temperature, got {prime!r} and {temperature}")
+        raise ValueError(
+            f"need a non-empty prime and a positive temperature, got {prime!r} and {temperature}"
+        )
     generator = np.random.default_rng(seed)
-    logits, state = _next_logits(model, tu.encode_text(prime)[None, :], tf.zeros((1, model.hidden_size)))
+    logits, state = _next_logits(
+        model, tu.encode_text(prime)[None, :], tf.zeros((1, model.hidden_size))
+    )
     drawn = []
     for _ in range(length):
         scaled = logits.numpy().astype(np.float64) / temperature
         probabilities = np.exp(scaled - scaled.max())
-        index = generator.choice(len(probabilities), p=probabilities / probabilities.sum())
+        index = generator.choice(
+            len(probabilities), p=probabilities / probabilities.sum()
+        )
         drawn.append(index)
         logits, state = _next_logits(model, np.array([[index]]), state)
     return prime + tu.decode_text(np.array(drawn, dtype=np.int64))
@@ -418,12 +552,18 @@ def sample_text(model: CharGRU, prime: str = "Th", length: int = 200, temperatur
 # in its last bits, and the text after it changes completely. The assertions check the claims.
 surprisals = []
 for temperature in (0.5, 0.8, 1.0):
-    sample = sample_text(model, prime="Th", length=200, temperature=temperature, seed=123)
+    sample = sample_text(
+        model, prime="Th", length=200, temperature=temperature, seed=123
+    )
     surprisals.append(validation_loss(model, tu.encode_text(sample)))
-    print(f"--- temperature {temperature}: {surprisals[-1]:.2f} nats/char of surprisal ---")
+    print(
+        f"--- temperature {temperature}: {surprisals[-1]:.2f} nats/char of surprisal ---"
+    )
     print(sample)
     assert len(sample) == 202 and set(sample) <= set(tu.PRINTABLE)
-assert surprisals[0] < surprisals[1] < surprisals[2], f"lower temperatures must give less surprising text: {surprisals}"
+assert surprisals[0] < surprisals[1] < surprisals[2], (
+    f"lower temperatures must give less surprising text: {surprisals}"
+)
 
 # %% [markdown]
 # ## Summary

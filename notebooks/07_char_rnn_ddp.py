@@ -62,14 +62,15 @@
 
 # %% tags=["hide-cell"]
 # Colab, Kaggle, Binder or a Jupyter without this book's repository: install its helper package.
-# (Where it is installed already, as in the repository's own environment, this does nothing.)
+# (Where it is installed already, this does nothing.)
 import importlib.util
 import subprocess
 import sys
 
 if importlib.util.find_spec("tutorial_utils") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    "tutorial-utils @ git+https://github.com/deep-learning-models-book/deep-learning-models-book@main"], check=True)
+    package = "tutorial-utils @ git+https://github.com/deep-learning-models-book/deep-learning-models-book@main"
+    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+    subprocess.run([*pip, "--disable-pip-version-check", package], check=True)
     importlib.invalidate_caches()
 
 # %% tags=["export"]
@@ -88,8 +89,15 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 import tutorial_utils as tu
-from tutorial_utils.charrnn import (CharRNN, consecutive_batch, cosine_lr, sample_text, split_train_validation, tbptt_step,
-                                    validation_loss)
+from tutorial_utils.charrnn import (
+    CharRNN,
+    consecutive_batch,
+    cosine_lr,
+    sample_text,
+    split_train_validation,
+    tbptt_step,
+    validation_loss,
+)
 from tutorial_utils.device import DEVICE_ENV_VAR
 
 # %% [markdown]
@@ -98,6 +106,7 @@ from tutorial_utils.device import DEVICE_ENV_VAR
 # minutes). The last three options exist for the demonstrations: stop early, or kill one rank on
 # purpose.
 
+
 # %% tags=["export"]
 def positive(kind: type):
     """An argparse type: a number of `kind` above zero, with a message naming the value otherwise."""
@@ -105,26 +114,75 @@ def positive(kind: type):
     def parse(text: str):
         value = kind(text)
         if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be a positive {kind.__name__}, got {text}")
+            raise argparse.ArgumentTypeError(
+                f"must be a positive {kind.__name__}, got {text}"
+            )
         return value
 
     return parse
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Train chapter 6's character-level GRU with DistributedDataParallel.")
-    parser.add_argument("--batch-size", type=positive(int), default=32, help="global batch: sequences per update over all ranks")
-    parser.add_argument("--seq-len", type=positive(int), default=50, help="characters per chunk of truncated BPTT")
-    parser.add_argument("--iterations", type=positive(int), default=200, help="updates in the schedule")
+    parser = argparse.ArgumentParser(
+        description="Train chapter 6's character-level GRU with DistributedDataParallel."
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=positive(int),
+        default=32,
+        help="global batch: sequences per update over all ranks",
+    )
+    parser.add_argument(
+        "--seq-len",
+        type=positive(int),
+        default=50,
+        help="characters per chunk of truncated BPTT",
+    )
+    parser.add_argument(
+        "--iterations",
+        type=positive(int),
+        default=200,
+        help="updates in the schedule",
+    )
     parser.add_argument("--peak-lr", type=positive(float), default=0.01)
-    parser.add_argument("--threads", type=positive(int), default=1, help="CPU threads of each rank")
-    parser.add_argument("--timeout", type=positive(float), default=60.0, help="seconds a rank waits for the others")
-    parser.add_argument("--checkpoint-dir", type=Path, default=None, help="save here, and resume from the newest checkpoint")
+    parser.add_argument(
+        "--threads",
+        type=positive(int),
+        default=1,
+        help="CPU threads of each rank",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=positive(float),
+        default=60.0,
+        help="seconds a rank waits for the others",
+    )
+    parser.add_argument(
+        "--checkpoint-dir",
+        type=Path,
+        default=None,
+        help="save here, and resume from the newest checkpoint",
+    )
     parser.add_argument("--checkpoint-every", type=positive(int), default=10)
-    parser.add_argument("--output", type=Path, default=None, help="rank 0 writes the run's results here (JSON)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="rank 0 writes the run's results here (JSON)",
+    )
     parser.add_argument("--seed", type=int, default=123)
-    parser.add_argument("--stop-after", type=positive(int), default=None, help="stop after this many updates (an interruption)")
-    parser.add_argument("--fail-at", type=int, default=None, help="kill rank --fail-rank at this update, on the first attempt")
+    parser.add_argument(
+        "--stop-after",
+        type=positive(int),
+        default=None,
+        help="stop after this many updates (an interruption)",
+    )
+    parser.add_argument(
+        "--fail-at",
+        type=int,
+        default=None,
+        help="kill rank --fail-rank at this update, on the first attempt",
+    )
     parser.add_argument("--fail-rank", type=int, default=1)
     return parser.parse_args(argv)
 
@@ -144,39 +202,69 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # torchrun's workers can otherwise read the dead attempt's addresses and fail to connect
 # (PyTorch issue 167288).
 
+
 # %% tags=["export"]
-def choose_device(local_rank: int, local_world: int) -> tuple[torch.device, str]:
+def choose_device(
+    local_rank: int, local_world: int
+) -> tuple[torch.device, str]:
     """This rank's device and the process group's backend: a GPU per local rank with NCCL, else the CPU with gloo."""
-    wanted = tu.get_device()  # raises if TUTORIAL_DEVICE names a device this machine does not have
+    wanted = (
+        tu.get_device()
+    )  # raises if TUTORIAL_DEVICE names a device this machine does not have
     gpus = torch.cuda.device_count() if wanted.type == "cuda" else 0
     if gpus >= local_world:
         return torch.device("cuda", local_rank), "nccl"
     if gpus and os.environ.get(DEVICE_ENV_VAR):
-        raise SystemExit(f"{DEVICE_ENV_VAR}={os.environ[DEVICE_ENV_VAR]!r} asks for GPUs, but this machine has {gpus} for "
-                         f"{local_world} local ranks: start at most {gpus} (--nproc_per_node), or unset {DEVICE_ENV_VAR}")
+        raise SystemExit(
+            f"{DEVICE_ENV_VAR}={os.environ[DEVICE_ENV_VAR]!r} asks for GPUs, but this machine has {gpus} for "
+            f"{local_world} local ranks: start at most {gpus} (--nproc_per_node), or unset {DEVICE_ENV_VAR}"
+        )
     if gpus and local_rank == 0:
-        print(f"{gpus} GPU(s) for {local_world} local ranks: training on the CPU with gloo", flush=True)
+        print(
+            f"{gpus} GPU(s) for {local_world} local ranks: training on the CPU with gloo",
+            flush=True,
+        )
     return torch.device("cpu"), "gloo"
 
 
 def setup(args: argparse.Namespace) -> tuple[int, int, torch.device]:
     """Join the process group that torchrun set up; returns (rank, world size, device)."""
     if "RANK" not in os.environ:
-        raise SystemExit("start this script with torchrun, e.g. torchrun --standalone --nproc_per_node=2 -m tutorial_utils.ddp_charrnn")
-    local_rank, local_world = int(os.environ["LOCAL_RANK"]), int(os.environ["LOCAL_WORLD_SIZE"])
+        raise SystemExit(
+            "start this script with torchrun, e.g. torchrun --standalone --nproc_per_node=2 -m tutorial_utils.ddp_charrnn"
+        )
+    local_rank, local_world = (
+        int(os.environ["LOCAL_RANK"]),
+        int(os.environ["LOCAL_WORLD_SIZE"]),
+    )
     device, backend = choose_device(local_rank, local_world)
     if device.type == "cuda":
         torch.cuda.set_device(device)
     torch.set_num_threads(args.threads)
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     timeout = datetime.timedelta(seconds=args.timeout)
-    hosted_by_torchrun = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True"
-    store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world,
-                          is_master=rank == 0 and not hosted_by_torchrun, timeout=timeout)
+    hosted_by_torchrun = (
+        os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True"
+    )
+    store = dist.TCPStore(
+        os.environ["MASTER_ADDR"],
+        int(os.environ["MASTER_PORT"]),
+        world,
+        is_master=rank == 0 and not hosted_by_torchrun,
+        timeout=timeout,
+    )
     attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
-    dist.init_process_group(backend, store=dist.PrefixStore(f"attempt-{attempt}", store), rank=rank, world_size=world, timeout=timeout)
+    dist.init_process_group(
+        backend,
+        store=dist.PrefixStore(f"attempt-{attempt}", store),
+        rank=rank,
+        world_size=world,
+        timeout=timeout,
+    )
     if args.batch_size % dist.get_world_size():
-        raise SystemExit(f"--batch-size {args.batch_size} must be a multiple of the {dist.get_world_size()} ranks: equal shards")
+        raise SystemExit(
+            f"--batch-size {args.batch_size} must be a multiple of the {dist.get_world_size()} ranks: equal shards"
+        )
     return dist.get_rank(), dist.get_world_size(), device
 
 
@@ -197,6 +285,7 @@ def setup(args: argparse.Namespace) -> tuple[int, int, torch.device]:
 # `seed + rank`. At the end each rank draws the seed of a short text sample from that generator,
 # so the ranks' samples differ only if their generators do.
 
+
 # %% tags=["export"]
 def shard(tensor: torch.Tensor, rank: int, world: int) -> torch.Tensor:
     """Rank `rank`'s equal share of the first (stream) dimension."""
@@ -213,30 +302,58 @@ def shard(tensor: torch.Tensor, rank: int, world: int) -> torch.Tensor:
 # saved as the whole batch's state, so that any world size that divides the global batch can take
 # its own shards back. Every rank loads the checkpoint when it starts.
 
+
 # %% tags=["export"]
-def save(args, model, optimizer, iteration, losses, hidden, rank, world) -> None:
+def save(
+    args, model, optimizer, iteration, losses, hidden, rank, world
+) -> None:
     """Rank 0 writes a checkpoint after `iteration` updates, with the whole batch's hidden state."""
     parts = [torch.empty_like(hidden) for _ in range(world)]
     dist.all_gather(parts, hidden.contiguous())
     if rank == 0:
-        extra = {"losses": losses, "hidden": torch.cat(parts, dim=1).cpu(), "batch_size": args.batch_size}
-        tu.save_checkpoint(tu.checkpoint_path(args.checkpoint_dir, iteration), model, optimizer, iteration, extra=extra)
+        extra = {
+            "losses": losses,
+            "hidden": torch.cat(parts, dim=1).cpu(),
+            "batch_size": args.batch_size,
+        }
+        tu.save_checkpoint(
+            tu.checkpoint_path(args.checkpoint_dir, iteration),
+            model,
+            optimizer,
+            iteration,
+            extra=extra,
+        )
     dist.barrier()  # nobody goes on, or is killed, before the file is complete
 
 
-def resume(args, model, optimizer, rank, world, device) -> tuple[int, list[float], torch.Tensor | None]:
+def resume(
+    args, model, optimizer, rank, world, device
+) -> tuple[int, list[float], torch.Tensor | None]:
     """The newest checkpoint, if any: (updates done, losses so far, this rank's hidden state)."""
-    found = tu.list_checkpoints(args.checkpoint_dir) if args.checkpoint_dir else []
+    found = (
+        tu.list_checkpoints(args.checkpoint_dir) if args.checkpoint_dir else []
+    )
     if not found:
         return 0, [], None
     state = tu.load_checkpoint(found[-1], model, optimizer)
     extra = state["extra"]
     if "hidden" not in extra or extra.get("batch_size") != args.batch_size:
-        raise SystemExit(f"{found[-1]} is not a checkpoint of this script at --batch-size {args.batch_size} "
-                         f"(it holds batch size {extra.get('batch_size')}): use another --checkpoint-dir")
+        raise SystemExit(
+            f"{found[-1]} is not a checkpoint of this script at --batch-size {args.batch_size} "
+            f"(it holds batch size {extra.get('batch_size')}): use another --checkpoint-dir"
+        )
     if rank == 0:
-        print(f"resuming from {found[-1].name} (update {state['iteration']}) with {world} rank(s)", flush=True)
-    return state["iteration"], list(extra["losses"]), shard(extra["hidden"].transpose(0, 1), rank, world).transpose(0, 1).to(device)
+        print(
+            f"resuming from {found[-1].name} (update {state['iteration']}) with {world} rank(s)",
+            flush=True,
+        )
+    return (
+        state["iteration"],
+        list(extra["losses"]),
+        shard(extra["hidden"].transpose(0, 1), rank, world)
+        .transpose(0, 1)
+        .to(device),
+    )
 
 
 # %% [markdown]
@@ -248,51 +365,100 @@ def resume(args, model, optimizer, rank, world, device) -> tuple[int, list[float
 # mean over the ranks (one more all-reduce, of a single number). Clipping needs no change: it
 # runs after the all-reduce, on gradients that are identical on every rank.
 
+
 # %% tags=["export"]
 def train(args: argparse.Namespace) -> dict:
     rank, world, device = setup(args)
     text = tu.char_to_tensor(tu.clean_text(tu.load_novel_text()))
     train_data, valid_data = split_train_validation(text, 0.1)
     train_data = train_data.to(device)
-    torch.manual_seed(args.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
+    torch.manual_seed(
+        args.seed
+    )  # the same initial weights on every rank (DDP also broadcasts rank 0's)
     model = CharRNN().to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.peak_lr)
     start, losses, hidden = resume(args, model, optimizer, rank, world, device)
-    torch.manual_seed(args.seed + rank)  # from here on, each rank draws its own random numbers (see below)
+    torch.manual_seed(
+        args.seed + rank
+    )  # from here on, each rank draws its own random numbers (see below)
     ddp = DistributedDataParallel(model)
 
-    seconds, restarts = 0.0, int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
+    seconds, restarts = (
+        0.0,
+        int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")),
+    )
     for iteration in range(start, args.iterations):
-        if iteration == args.fail_at and rank == args.fail_rank and restarts == 0:
-            os.kill(os.getpid(), signal.SIGKILL)  # a worker dies without a word, as on a crash or an out-of-memory kill
+        if (
+            iteration == args.fail_at
+            and rank == args.fail_rank
+            and restarts == 0
+        ):
+            os.kill(
+                os.getpid(), signal.SIGKILL
+            )  # a worker dies without a word, as on a crash or an out-of-memory kill
         tu.synchronize(device)
         began = time.perf_counter()
-        inputs, targets, fresh = consecutive_batch(train_data, args.batch_size, args.seq_len, iteration)
+        inputs, targets, fresh = consecutive_batch(
+            train_data, args.batch_size, args.seq_len, iteration
+        )
         lr = cosine_lr(iteration, args.iterations, args.peak_lr, warmup=20)
-        loss, hidden = tbptt_step(ddp, optimizer, shard(inputs, rank, world), shard(targets, rank, world),
-                                  None if fresh else hidden, lr)
+        loss, hidden = tbptt_step(
+            ddp,
+            optimizer,
+            shard(inputs, rank, world),
+            shard(targets, rank, world),
+            None if fresh else hidden,
+            lr,
+        )
         mean_loss = loss.clone()
         dist.all_reduce(mean_loss)
         losses.append(mean_loss.item() / world)
         tu.synchronize(device)
         seconds += time.perf_counter() - began
         done = iteration + 1
-        if args.checkpoint_dir and (done % args.checkpoint_every == 0 or done == args.iterations):
+        if args.checkpoint_dir and (
+            done % args.checkpoint_every == 0 or done == args.iterations
+        ):
             save(args, model, optimizer, done, losses, hidden, rank, world)
         if args.stop_after == done:
             break
 
-    flat = torch.cat([p.detach().cpu().reshape(-1) for p in model.parameters()])
+    flat = torch.cat(
+        [p.detach().cpu().reshape(-1) for p in model.parameters()]
+    )
     hashes, samples = [None] * world, [None] * world
-    dist.all_gather_object(hashes, hashlib.sha256(flat.numpy().tobytes()).hexdigest())
-    sample_seed = int(torch.randint(2**31, ()))  # this rank's generator, seeded with seed + rank
-    dist.all_gather_object(samples, sample_text(model, "Th", 40, temperature=0.8, seed=sample_seed))
+    dist.all_gather_object(
+        hashes, hashlib.sha256(flat.numpy().tobytes()).hexdigest()
+    )
+    sample_seed = int(
+        torch.randint(2**31, ())
+    )  # this rank's generator, seeded with seed + rank
+    dist.all_gather_object(
+        samples,
+        sample_text(model, "Th", 40, temperature=0.8, seed=sample_seed),
+    )
     result = {
-        "world_size": world, "backend": dist.get_backend(), "device": device.type, "threads": args.threads,
-        "global_batch": args.batch_size, "updates": len(losses), "resumed_at": start, "restarts": restarts, "losses": losses,
-        "parameter_sha256": hashes, "samples": samples, "seconds": seconds,
-        "characters_per_second": (len(losses) - start) * args.batch_size * args.seq_len / seconds if seconds else None,
-        "validation_loss": validation_loss(model, valid_data.to(device)) if rank == 0 else None,
+        "world_size": world,
+        "backend": dist.get_backend(),
+        "device": device.type,
+        "threads": args.threads,
+        "global_batch": args.batch_size,
+        "updates": len(losses),
+        "resumed_at": start,
+        "restarts": restarts,
+        "losses": losses,
+        "parameter_sha256": hashes,
+        "samples": samples,
+        "seconds": seconds,
+        "characters_per_second": (len(losses) - start)
+        * args.batch_size
+        * args.seq_len
+        / seconds
+        if seconds
+        else None,
+        "validation_loss": validation_loss(model, valid_data.to(device))
+        if rank == 0
+        else None,
         "parameters": flat.tolist() if rank == 0 else None,
     }
     if rank == 0 and args.output:
@@ -308,11 +474,14 @@ def train(args: argparse.Namespace) -> dict:
 # Only errors of the communication library get that message; any other error (a wrong shape, a
 # tensor on the wrong device) keeps its own traceback.
 
+
 # %% tags=["export"]
 def lost_peers(error: BaseException) -> bool:
     """Whether an error comes from the communication library, as when a peer died or stopped answering."""
     # gloo raises a lost peer as a plain RuntimeError whose message starts with its own source file
-    return isinstance(error, dist.DistError) or any(library in str(error) for library in ("gloo", "NCCL"))
+    return isinstance(error, dist.DistError) or any(
+        library in str(error) for library in ("gloo", "NCCL")
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -323,13 +492,19 @@ def main(argv: list[str] | None = None) -> None:
         if not lost_peers(error):
             raise
         rank = os.environ.get("RANK", "?")
-        print(f"rank {rank}: lost contact with the other ranks ({type(error).__name__}: {str(error).splitlines()[0][:200]}); "
-              f"a worker died or stopped answering within --timeout {args.timeout:.0f} s. Restart the run (torchrun "
-              "--max-restarts does it for you); it resumes from the newest checkpoint in --checkpoint-dir.", file=sys.stderr, flush=True)
+        print(
+            f"rank {rank}: lost contact with the other ranks ({type(error).__name__}: {str(error).splitlines()[0][:200]}); "
+            f"a worker died or stopped answering within --timeout {args.timeout:.0f} s. Restart the run (torchrun "
+            "--max-restarts does it for you); it resumes from the newest checkpoint in --checkpoint-dir.",
+            file=sys.stderr,
+            flush=True,
+        )
         sys.exit(1)
 
 
-if __name__ == "__main__" and __package__ == "tutorial_utils":  # torchrun -m tutorial_utils.ddp_charrnn; here, only defined
+if (
+    __name__ == "__main__" and __package__ == "tutorial_utils"
+):  # torchrun -m tutorial_utils.ddp_charrnn; here, only defined
     main()
 
 # %% [markdown]
@@ -351,18 +526,40 @@ from pathlib import Path
 
 import numpy as np
 
-workspace = tempfile.TemporaryDirectory(prefix="ddp-")  # the runs' results and checkpoints, removed with the kernel
+workspace = tempfile.TemporaryDirectory(
+    prefix="ddp-"
+)  # the runs' results and checkpoints, removed with the kernel
 work = Path(workspace.name)
 
 
-def torchrun(nproc: int, *options: str, max_restarts: int = 0, name: str = "run") -> dict:
+def torchrun(
+    nproc: int, *options: str, max_restarts: int = 0, name: str = "run"
+) -> dict:
     """Run the training script on `nproc` ranks with `options`; returns what rank 0 wrote."""
     output = work / f"{name}.json"
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-               f"--max-restarts={max_restarts}", "-m", "tutorial_utils.ddp_charrnn", "--output", str(output), *options]
-    finished = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={nproc}",
+        f"--max-restarts={max_restarts}",
+        "-m",
+        "tutorial_utils.ddp_charrnn",
+        "--output",
+        str(output),
+        *options,
+    ]
+    finished = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     if finished.returncode != 0:
-        raise RuntimeError(f"{' '.join(command[2:])} failed:\n{finished.stderr[-3000:]}")
+        raise RuntimeError(
+            f"{' '.join(command[2:])} failed:\n{finished.stderr[-3000:]}"
+        )
     return json.loads(output.read_text())
 
 
@@ -375,17 +572,27 @@ def torchrun(nproc: int, *options: str, max_restarts: int = 0, name: str = "run"
 # path, and the two runs add their gradients in different orders. The assertions check the claims.
 one = torchrun(1, "--iterations", "30", name="one")
 two = torchrun(2, "--iterations", "30", name="two")
-print(f"world size 1: losses {np.round(one['losses'][:3], 3).tolist()} ... {np.round(one['losses'][-3:], 3).tolist()}")
-print(f"world size 2: losses {np.round(two['losses'][:3], 3).tolist()} ... {np.round(two['losses'][-3:], 3).tolist()}")
-print(f"backend {two['backend']} on {two['device']}; parameters of the two ranks: {two['parameter_sha256'][0][:16]}... and {two['parameter_sha256'][1][:16]}...")
+print(
+    f"world size 1: losses {np.round(one['losses'][:3], 3).tolist()} ... {np.round(one['losses'][-3:], 3).tolist()}"
+)
+print(
+    f"world size 2: losses {np.round(two['losses'][:3], 3).tolist()} ... {np.round(two['losses'][-3:], 3).tolist()}"
+)
+print(
+    f"backend {two['backend']} on {two['device']}; parameters of the two ranks: {two['parameter_sha256'][0][:16]}... and {two['parameter_sha256'][1][:16]}..."
+)
 print("each rank's own sample:", two["samples"])
 loss_gap = np.abs(np.subtract(one["losses"], two["losses"])).max()
 parameter_gap = np.abs(np.subtract(one["parameters"], two["parameters"])).max()
-print(f"largest difference between the two runs: losses {loss_gap:.1e}, parameters {parameter_gap:.1e}")
+print(
+    f"largest difference between the two runs: losses {loss_gap:.1e}, parameters {parameter_gap:.1e}"
+)
 
 assert len(set(two["parameter_sha256"])) == 1, "the ranks' parameters differ"
 assert len(set(two["samples"])) == 2, "the ranks drew the same random numbers"
-assert loss_gap <= 1e-4 and parameter_gap <= 1e-4, "one and two ranks must compute the same updates, to float32 rounding"
+assert loss_gap <= 1e-4 and parameter_gap <= 1e-4, (
+    "one and two ranks must compute the same updates, to float32 rounding"
+)
 
 # %% [markdown]
 # The two ranks end with parameters that are identical bit for bit: the same start, and the same
@@ -406,12 +613,21 @@ assert loss_gap <= 1e-4 and parameter_gap <= 1e-4, "one and two ranks must compu
 # %%
 rows = []
 for nproc, threads in ((1, 1), (1, 2), (2, 1), (2, 2)):
-    run = torchrun(nproc, "--iterations", "40", "--threads", str(threads), name=f"speed-{nproc}-{threads}")
+    run = torchrun(
+        nproc,
+        "--iterations",
+        "40",
+        "--threads",
+        str(threads),
+        name=f"speed-{nproc}-{threads}",
+    )
     rows.append((nproc, threads, run["characters_per_second"]))
 base = rows[0][2]
 for nproc, threads, speed in rows:
-    print(f"{nproc} rank(s) x {threads} thread(s) = {nproc * threads} threads on {os.cpu_count()} cores: {speed / 1000:.0f} thousand characters per second, "
-          f"{speed / base:.2f}x one rank with one thread")
+    print(
+        f"{nproc} rank(s) x {threads} thread(s) = {nproc * threads} threads on {os.cpu_count()} cores: {speed / 1000:.0f} thousand characters per second, "
+        f"{speed / base:.2f}x one rank with one thread"
+    )
 
 # %% [markdown]
 # What to expect, and why. An update of this GRU is 50 sequential time steps of small matrix
@@ -439,14 +655,37 @@ for nproc, threads, speed in rows:
 # Path-dependent output (not compared by nbval): the last digits depend on the floating-point path.
 # The assertion checks the claim: the resumed run ends where the uninterrupted one does.
 folder = work / "checkpoints"
-interrupted = torchrun(2, "--iterations", "30", "--checkpoint-dir", str(folder), "--stop-after", "20", name="interrupted")
-print(f"two ranks stopped after {interrupted['updates']} updates; checkpoints: {[p.name for p in sorted(folder.iterdir())]}")
-resumed = torchrun(1, "--iterations", "30", "--checkpoint-dir", str(folder), name="resumed")
-print(f"one rank resumed at update {resumed['resumed_at']} and finished {resumed['updates']}")
+interrupted = torchrun(
+    2,
+    "--iterations",
+    "30",
+    "--checkpoint-dir",
+    str(folder),
+    "--stop-after",
+    "20",
+    name="interrupted",
+)
+print(
+    f"two ranks stopped after {interrupted['updates']} updates; checkpoints: {[p.name for p in sorted(folder.iterdir())]}"
+)
+resumed = torchrun(
+    1, "--iterations", "30", "--checkpoint-dir", str(folder), name="resumed"
+)
+print(
+    f"one rank resumed at update {resumed['resumed_at']} and finished {resumed['updates']}"
+)
 gap = np.abs(np.subtract(resumed["parameters"], two["parameters"])).max()
-print(f"largest parameter difference to the uninterrupted two-rank run: {gap:.1e}")
-assert resumed["resumed_at"] == 20 and resumed["updates"] == 30 and resumed["losses"][:20] == interrupted["losses"]
-assert gap <= 1e-4, "the resumed run must end where the uninterrupted run ends, to float32 rounding"
+print(
+    f"largest parameter difference to the uninterrupted two-rank run: {gap:.1e}"
+)
+assert (
+    resumed["resumed_at"] == 20
+    and resumed["updates"] == 30
+    and resumed["losses"][:20] == interrupted["losses"]
+)
+assert gap <= 1e-4, (
+    "the resumed run must end where the uninterrupted run ends, to float32 rounding"
+)
 
 # %% [markdown]
 # The checkpoint holds the whole batch's hidden state, so one rank can carry all 32 streams on
@@ -462,11 +701,27 @@ assert gap <= 1e-4, "the resumed run must end where the uninterrupted run ends, 
 
 # %%
 folder = work / "restart"
-restarted = torchrun(2, "--iterations", "30", "--checkpoint-dir", str(folder), "--fail-at", "15", max_restarts=1, name="restarted")
-print(f"restarts: {restarted['restarts']}; the second attempt resumed at update {restarted['resumed_at']}")
-print(f"largest parameter difference to the uninterrupted run: {np.abs(np.subtract(restarted['parameters'], two['parameters'])).max():.1e}")
+restarted = torchrun(
+    2,
+    "--iterations",
+    "30",
+    "--checkpoint-dir",
+    str(folder),
+    "--fail-at",
+    "15",
+    max_restarts=1,
+    name="restarted",
+)
+print(
+    f"restarts: {restarted['restarts']}; the second attempt resumed at update {restarted['resumed_at']}"
+)
+print(
+    f"largest parameter difference to the uninterrupted run: {np.abs(np.subtract(restarted['parameters'], two['parameters'])).max():.1e}"
+)
 assert restarted["restarts"] == 1 and restarted["resumed_at"] == 10
-assert restarted["parameters"] == two["parameters"], "the same ranks, the same updates: the result must be identical"
+assert restarted["parameters"] == two["parameters"], (
+    "the same ranks, the same updates: the result must be identical"
+)
 
 # %% [markdown]
 # The restarted run is bit for bit the uninterrupted one: the same two ranks redid updates 11 to
@@ -486,18 +741,55 @@ with socket.socket() as probe:  # a free port for the store
     port = probe.getsockname()[1]
 ranks = []
 for rank in (0, 1):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": str(rank),
-           "WORLD_SIZE": "2", "LOCAL_RANK": str(rank), "LOCAL_WORLD_SIZE": "2"}
-    command = [sys.executable, "-m", "tutorial_utils.ddp_charrnn", "--iterations", "30", "--fail-at", "5", "--timeout", "20"]
-    ranks.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(port),
+        "RANK": str(rank),
+        "WORLD_SIZE": "2",
+        "LOCAL_RANK": str(rank),
+        "LOCAL_WORLD_SIZE": "2",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "tutorial_utils.ddp_charrnn",
+        "--iterations",
+        "30",
+        "--fail-at",
+        "5",
+        "--timeout",
+        "20",
+    ]
+    ranks.append(
+        subprocess.Popen(
+            command,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    )
 started = time.perf_counter()
 _, survivor_says = ranks[0].communicate()
 waited = time.perf_counter() - started
 ranks[1].communicate()
-print(f"rank 1 exited with status {ranks[1].returncode} (killed); rank 0 with status {ranks[0].returncode}, after {waited:.1f} s")
+print(
+    f"rank 1 exited with status {ranks[1].returncode} (killed); rank 0 with status {ranks[0].returncode}, after {waited:.1f} s"
+)
 message = survivor_says.strip().splitlines()[-1]
-print("rank 0 said:", message[: message.index(" (")], "(...);", message[message.index("a worker died") :])
-assert ranks[1].returncode == -9 and ranks[0].returncode == 1 and "lost contact with the other ranks" in survivor_says
+print(
+    "rank 0 said:",
+    message[: message.index(" (")],
+    "(...);",
+    message[message.index("a worker died") :],
+)
+assert (
+    ranks[1].returncode == -9
+    and ranks[0].returncode == 1
+    and "lost contact with the other ranks" in survivor_says
+)
 
 # %% [markdown]
 # Rank 0 noticed at once: the dead rank's connection closed, and its next all-reduce failed. A rank

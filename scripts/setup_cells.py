@@ -38,14 +38,15 @@ def install_url(config_path: Path | None = None) -> str:
 
 def cell_source(requirement: str) -> str:
     return f'''{FIRST_LINE}
-# (Where it is installed already, as in the repository's own environment, this does nothing.)
+# (Where it is installed already, this does nothing.)
 import importlib.util
 import subprocess
 import sys
 
 if importlib.util.find_spec("tutorial_utils") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    "{requirement}"], check=True)
+    package = "{requirement}"
+    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+    subprocess.run([*pip, "--disable-pip-version-check", package], check=True)
     importlib.invalidate_caches()'''
 
 

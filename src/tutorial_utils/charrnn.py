@@ -15,24 +15,40 @@ import torch.nn.functional as F
 from torch import nn
 
 import tutorial_utils as tu
-from tutorial_utils.arguments import non_negative_int, positive_float, positive_int
+from tutorial_utils.arguments import (
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 
 
-def split_train_validation(encoded: torch.Tensor, validation_fraction: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:
+def split_train_validation(
+    encoded: torch.Tensor, validation_fraction: float = 0.1
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The first part of an encoded text for training, and its last `validation_fraction` for validation."""
     if not 0.0 < validation_fraction < 1.0:
-        raise ValueError(f"validation_fraction must be between 0 and 1, got {validation_fraction}")
+        raise ValueError(
+            f"validation_fraction must be between 0 and 1, got {validation_fraction}"
+        )
     cut = round(len(encoded) * (1.0 - validation_fraction))
     if cut < 2 or len(encoded) - cut < 2:
-        raise ValueError(f"a text of {len(encoded)} characters is too short to split at {validation_fraction}")
+        raise ValueError(
+            f"a text of {len(encoded)} characters is too short to split at {validation_fraction}"
+        )
     return encoded[:cut], encoded[cut:]
 
 
 class CharRNN(nn.Module):
     """Embedding -> GRU (or LSTM) -> Linear, over a vocabulary of `vocab_size` characters."""
 
-    def __init__(self, vocab_size: int = len(tu.PRINTABLE), embedding_size: int = 100, hidden_size: int = 100,
-                 num_layers: int = 1, cell: str = "gru") -> None:
+    def __init__(
+        self,
+        vocab_size: int = len(tu.PRINTABLE),
+        embedding_size: int = 100,
+        hidden_size: int = 100,
+        num_layers: int = 1,
+        cell: str = "gru",
+    ) -> None:
         super().__init__()
         if cell not in ("gru", "lstm"):
             raise ValueError(f"cell must be 'gru' or 'lstm', got {cell!r}")
@@ -40,47 +56,70 @@ class CharRNN(nn.Module):
         self.hidden_size = positive_int(hidden_size, "hidden_size")
         self.num_layers = positive_int(num_layers, "num_layers")
         self.cell = cell
-        self.embedding = nn.Embedding(vocab_size, positive_int(embedding_size, "embedding_size"))
+        self.embedding = nn.Embedding(
+            vocab_size, positive_int(embedding_size, "embedding_size")
+        )
         rnn_class = nn.GRU if cell == "gru" else nn.LSTM
-        self.rnn = rnn_class(embedding_size, hidden_size, num_layers, batch_first=True)
+        self.rnn = rnn_class(
+            embedding_size, hidden_size, num_layers, batch_first=True
+        )
         self.fc = nn.Linear(hidden_size, vocab_size)
 
-    def init_hidden(self, batch_size: int = 1, device: torch.device | str | None = None):
+    def init_hidden(
+        self, batch_size: int = 1, device: torch.device | str | None = None
+    ):
         """The all-zero initial state: a tensor for a GRU, an `(h, c)` pair for an LSTM."""
         device = device if device is not None else self.fc.weight.device
-        zeros = torch.zeros(self.num_layers, batch_size, self.hidden_size, device=device)
+        zeros = torch.zeros(
+            self.num_layers, batch_size, self.hidden_size, device=device
+        )
         return zeros if self.cell == "gru" else (zeros, zeros.clone())
 
     def forward(self, inputs: torch.Tensor, hidden=None):
         """`(batch, time)` character indices -> `(batch, time, vocab_size)` logits and the new state."""
         if inputs.dim() != 2 or inputs.is_floating_point():
-            raise ValueError(f"inputs must be a (batch, time) tensor of character indices, got {inputs.dtype} of shape {tuple(inputs.shape)}")
+            raise ValueError(
+                f"inputs must be a (batch, time) tensor of character indices, got {inputs.dtype} of shape {tuple(inputs.shape)}"
+            )
         if hidden is None:
             hidden = self.init_hidden(inputs.shape[0], inputs.device)
         output, hidden = self.rnn(self.embedding(inputs), hidden)
         return self.fc(output), hidden
 
 
-def random_training_pair(data: torch.Tensor, seq_len: int = 200, rng: random.Random | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def random_training_pair(
+    data: torch.Tensor, seq_len: int = 200, rng: random.Random | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """A random portion of `seq_len + 1` characters, as inputs and the targets shifted by one."""
     seq_len = positive_int(seq_len, "seq_len")
     if len(data) < seq_len + 1:
-        raise ValueError(f"the text has {len(data)} characters, fewer than seq_len + 1 = {seq_len + 1}")
+        raise ValueError(
+            f"the text has {len(data)} characters, fewer than seq_len + 1 = {seq_len + 1}"
+        )
     start = (rng or random).randint(0, len(data) - seq_len - 1)
     chunk = data[start : start + seq_len + 1]
     return chunk[:-1], chunk[1:]
 
 
-def train_step_loop(model: CharRNN, optimizer: torch.optim.Optimizer, inputs: torch.Tensor, targets: torch.Tensor) -> float:
+def train_step_loop(
+    model: CharRNN,
+    optimizer: torch.optim.Optimizer,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+) -> float:
     """One update as the original does it: the GRU stepped character by character in a Python loop."""
     if inputs.shape != targets.shape or inputs.dim() != 1 or len(inputs) == 0:
-        raise ValueError(f"inputs and targets must be 1-D and of equal, non-zero length, got {tuple(inputs.shape)} and {tuple(targets.shape)}")
+        raise ValueError(
+            f"inputs and targets must be 1-D and of equal, non-zero length, got {tuple(inputs.shape)} and {tuple(targets.shape)}"
+        )
     hidden = model.init_hidden(1, inputs.device)
     optimizer.zero_grad()
     loss = torch.zeros((), device=inputs.device)
     for step in range(len(inputs)):
         logits, hidden = model(inputs[step].view(1, 1), hidden)
-        loss = loss + F.cross_entropy(logits.view(1, -1), targets[step].view(1))
+        loss = loss + F.cross_entropy(
+            logits.view(1, -1), targets[step].view(1)
+        )
     loss = loss / len(inputs)
     loss.backward()
     optimizer.step()
@@ -88,11 +127,15 @@ def train_step_loop(model: CharRNN, optimizer: torch.optim.Optimizer, inputs: to
 
 
 @torch.no_grad()
-def validation_loss(model: CharRNN, data: torch.Tensor, chunk_len: int = 5000) -> float:
+def validation_loss(
+    model: CharRNN, data: torch.Tensor, chunk_len: int = 5000
+) -> float:
     """Mean cross-entropy (nats per character) of predicting each character of `data` from those before it."""
     chunk_len = positive_int(chunk_len, "chunk_len")
     if data.dim() != 1 or len(data) < 2:
-        raise ValueError(f"data must be a 1-D text of at least 2 characters, got shape {tuple(data.shape)}")
+        raise ValueError(
+            f"data must be a 1-D text of at least 2 characters, got shape {tuple(data.shape)}"
+        )
     was_training = model.training
     model.eval()
     hidden = model.init_hidden(1, data.device)
@@ -101,7 +144,9 @@ def validation_loss(model: CharRNN, data: torch.Tensor, chunk_len: int = 5000) -
         inputs = data[start : min(start + chunk_len, len(data) - 1)]
         targets = data[start + 1 : start + 1 + len(inputs)]
         logits, hidden = model(inputs.view(1, -1), hidden)
-        total += F.cross_entropy(logits.view(-1, logits.shape[-1]), targets, reduction="sum").double()
+        total += F.cross_entropy(
+            logits.view(-1, logits.shape[-1]), targets, reduction="sum"
+        ).double()
     model.train(was_training)
     return total.item() / (len(data) - 1)
 
@@ -112,11 +157,20 @@ def bits_per_char(loss_nats: float) -> float:
 
 
 @torch.no_grad()
-def sample_text(model: CharRNN, prime: str = "Th", length: int = 200, temperature: float = 0.8, seed: int = 123) -> str:
+def sample_text(
+    model: CharRNN,
+    prime: str = "Th",
+    length: int = 200,
+    temperature: float = 0.8,
+    seed: int = 123,
+) -> str:
     """`prime` followed by `length` characters drawn from `softmax(logits / temperature)`."""
     if not prime:
         raise ValueError("prime must contain at least one character")
-    temperature, length = positive_float(temperature, "temperature"), non_negative_int(length, "length")
+    temperature, length = (
+        positive_float(temperature, "temperature"),
+        non_negative_int(length, "length"),
+    )
     was_training = model.training
     model.eval()
     device = model.fc.weight.device
@@ -124,50 +178,89 @@ def sample_text(model: CharRNN, prime: str = "Th", length: int = 200, temperatur
     logits, hidden = model(tu.char_to_tensor(prime).to(device).view(1, -1))
     drawn = []
     for _ in range(length):
-        probabilities = torch.softmax(logits[0, -1].double().cpu() / temperature, dim=0)
+        probabilities = torch.softmax(
+            logits[0, -1].double().cpu() / temperature, dim=0
+        )
         index = torch.multinomial(probabilities, 1, generator=generator)
         drawn.append(index)
         logits, hidden = model(index.to(device).view(1, 1), hidden)
     model.train(was_training)
-    return prime + tu.tensor_to_text(torch.cat(drawn) if drawn else torch.zeros(0, dtype=torch.long))
+    return prime + tu.tensor_to_text(
+        torch.cat(drawn) if drawn else torch.zeros(0, dtype=torch.long)
+    )
 
 
-def consecutive_batch(data: torch.Tensor, batch_size: int, seq_len: int, index: int) -> tuple[torch.Tensor, torch.Tensor, bool]:
+def consecutive_batch(
+    data: torch.Tensor, batch_size: int, seq_len: int, index: int
+) -> tuple[torch.Tensor, torch.Tensor, bool]:
     """The `index`-th chunk of truncated BPTT: inputs, targets, and whether it starts a new pass."""
-    batch_size, seq_len = positive_int(batch_size, "batch_size"), positive_int(seq_len, "seq_len")
+    batch_size, seq_len = (
+        positive_int(batch_size, "batch_size"),
+        positive_int(seq_len, "seq_len"),
+    )
     index = non_negative_int(index, "index")
     stream_len = (len(data) - 1) // batch_size
     per_pass = stream_len // seq_len
     if per_pass < 1:
-        raise ValueError(f"the text has {len(data)} characters, too few for {batch_size} streams of {seq_len + 1}")
+        raise ValueError(
+            f"the text has {len(data)} characters, too few for {batch_size} streams of {seq_len + 1}"
+        )
     position = (index % per_pass) * seq_len
-    offsets = torch.arange(batch_size, device=data.device)[:, None] * stream_len
-    chunks = data[offsets + position + torch.arange(seq_len + 1, device=data.device)]
+    offsets = (
+        torch.arange(batch_size, device=data.device)[:, None] * stream_len
+    )
+    chunks = data[
+        offsets + position + torch.arange(seq_len + 1, device=data.device)
+    ]
     return chunks[:, :-1], chunks[:, 1:], index % per_pass == 0
 
 
-def cosine_lr(iteration: int, total: int, peak: float, warmup: int = 0, final_fraction: float = 0.05) -> float:
+def cosine_lr(
+    iteration: int,
+    total: int,
+    peak: float,
+    warmup: int = 0,
+    final_fraction: float = 0.05,
+) -> float:
     """Learning rate at `iteration`: linear warm-up to `peak`, then cosine decay to `final_fraction * peak`."""
     if total < 1 or warmup < 0 or not 0 <= final_fraction <= 1:
-        raise ValueError(f"need total >= 1, warmup >= 0 and 0 <= final_fraction <= 1, got {total}, {warmup}, {final_fraction}")
+        raise ValueError(
+            f"need total >= 1, warmup >= 0 and 0 <= final_fraction <= 1, got {total}, {warmup}, {final_fraction}"
+        )
     if iteration < warmup:
         return peak * (iteration + 1) / warmup
     progress = min(1.0, (iteration - warmup) / max(1, total - warmup))
-    return peak * (final_fraction + (1 - final_fraction) * 0.5 * (1 + math.cos(math.pi * progress)))
+    return peak * (
+        final_fraction
+        + (1 - final_fraction) * 0.5 * (1 + math.cos(math.pi * progress))
+    )
 
 
-def tbptt_step(model: nn.Module, optimizer: torch.optim.Optimizer, inputs: torch.Tensor, targets: torch.Tensor,
-               hidden, lr: float, clip_norm: float = 1.0):
+def tbptt_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    hidden,
+    lr: float,
+    clip_norm: float = 1.0,
+):
     """One update on a `(batch, time)` chunk; returns its loss and the state to carry on, both detached."""
     for group in optimizer.param_groups:
         group["lr"] = lr
     optimizer.zero_grad()
     logits, hidden = model(inputs, hidden)
-    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+    loss = F.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), targets.reshape(-1)
+    )
     loss.backward()
     nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
     optimizer.step()
-    hidden = hidden.detach() if isinstance(hidden, torch.Tensor) else tuple(h.detach() for h in hidden)
+    hidden = (
+        hidden.detach()
+        if isinstance(hidden, torch.Tensor)
+        else tuple(h.detach() for h in hidden)
+    )
     return loss.detach(), hidden
 
 
@@ -181,15 +274,31 @@ class FastHistory:
     train_losses: list[float] = field(default_factory=list)
 
 
-def train_fast(model: CharRNN, train_data: torch.Tensor, iterations: int, *, batch_size: int = 16, seq_len: int = 100,
-               peak_lr: float = 0.01, warmup: int = 20, clip_norm: float = 1.0, valid_data: torch.Tensor | None = None,
-               eval_every: int = 0, stop_at_loss: float | None = None,
-               optimizer: torch.optim.Optimizer | None = None) -> FastHistory:
+def train_fast(
+    model: CharRNN,
+    train_data: torch.Tensor,
+    iterations: int,
+    *,
+    batch_size: int = 16,
+    seq_len: int = 100,
+    peak_lr: float = 0.01,
+    warmup: int = 20,
+    clip_norm: float = 1.0,
+    valid_data: torch.Tensor | None = None,
+    eval_every: int = 0,
+    stop_at_loss: float | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+) -> FastHistory:
     """Truncated BPTT over `consecutive_batch` chunks with Adam, a cosine schedule and gradient clipping."""
     iterations = positive_int(iterations, "iterations")
-    peak_lr, clip_norm = positive_float(peak_lr, "peak_lr"), positive_float(clip_norm, "clip_norm")
+    peak_lr, clip_norm = (
+        positive_float(peak_lr, "peak_lr"),
+        positive_float(clip_norm, "clip_norm"),
+    )
     if eval_every < 0:
-        raise ValueError(f"eval_every must be 0 (only at the start and the end) or positive, got {eval_every}")
+        raise ValueError(
+            f"eval_every must be 0 (only at the start and the end) or positive, got {eval_every}"
+        )
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=peak_lr)
     history = FastHistory()
     seconds, hidden = 0.0, None
@@ -209,9 +318,19 @@ def train_fast(model: CharRNN, train_data: torch.Tensor, iterations: int, *, bat
     for iteration in range(iterations):
         tu.synchronize(train_data.device)
         start = time.perf_counter()
-        inputs, targets, fresh = consecutive_batch(train_data, batch_size, seq_len, iteration)
+        inputs, targets, fresh = consecutive_batch(
+            train_data, batch_size, seq_len, iteration
+        )
         lr = cosine_lr(iteration, iterations, peak_lr, warmup)
-        loss, hidden = tbptt_step(model, optimizer, inputs, targets, None if fresh else hidden, lr, clip_norm)
+        loss, hidden = tbptt_step(
+            model,
+            optimizer,
+            inputs,
+            targets,
+            None if fresh else hidden,
+            lr,
+            clip_norm,
+        )
         history.train_losses.append(loss.item())
         tu.synchronize(train_data.device)
         seconds += time.perf_counter() - start
@@ -222,27 +341,47 @@ def train_fast(model: CharRNN, train_data: torch.Tensor, iterations: int, *, bat
     return history
 
 
-def random_training_batch(data: torch.Tensor, batch_size: int = 32, seq_len: int = 200) -> tuple[torch.Tensor, torch.Tensor]:
+def random_training_batch(
+    data: torch.Tensor, batch_size: int = 32, seq_len: int = 200
+) -> tuple[torch.Tensor, torch.Tensor]:
     """`batch_size` random portions at once, as `(batch, seq_len)` inputs and targets.
 
     The starts come from torch's global CPU generator, so the batches are the same on every device.
     """
-    batch_size, seq_len = positive_int(batch_size, "batch_size"), positive_int(seq_len, "seq_len")
+    batch_size, seq_len = (
+        positive_int(batch_size, "batch_size"),
+        positive_int(seq_len, "seq_len"),
+    )
     if len(data) < seq_len + 1:
-        raise ValueError(f"the text has {len(data)} characters, fewer than seq_len + 1 = {seq_len + 1}")
-    starts = torch.randint(0, len(data) - seq_len, (batch_size,)).to(data.device)
-    chunks = data[starts[:, None] + torch.arange(seq_len + 1, device=data.device)]
+        raise ValueError(
+            f"the text has {len(data)} characters, fewer than seq_len + 1 = {seq_len + 1}"
+        )
+    starts = torch.randint(0, len(data) - seq_len, (batch_size,)).to(
+        data.device
+    )
+    chunks = data[
+        starts[:, None] + torch.arange(seq_len + 1, device=data.device)
+    ]
     return chunks[:, :-1], chunks[:, 1:]
 
 
-def train_step_batched(model: CharRNN, optimizer: torch.optim.Optimizer, inputs: torch.Tensor, targets: torch.Tensor,
-                       clip_norm: float | None = None) -> float:
+def train_step_batched(
+    model: CharRNN,
+    optimizer: torch.optim.Optimizer,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    clip_norm: float | None = None,
+) -> float:
     """One update on a `(batch, time)` mini-batch, with one call of the recurrent layer over all time steps."""
     optimizer.zero_grad()
     logits, _ = model(inputs)
-    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+    loss = F.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), targets.reshape(-1)
+    )
     loss.backward()
     if clip_norm is not None:
-        nn.utils.clip_grad_norm_(model.parameters(), positive_float(clip_norm, "clip_norm"))
+        nn.utils.clip_grad_norm_(
+            model.parameters(), positive_float(clip_norm, "clip_norm")
+        )
     optimizer.step()
     return loss.item()

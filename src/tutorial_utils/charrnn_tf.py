@@ -19,29 +19,46 @@ import keras  # noqa: E402  (after TensorFlow: Keras 3 runs on it)
 class CharGRU(keras.Model):
     """Embedding -> GRU -> Dense, over a vocabulary of `vocab_size` characters."""
 
-    def __init__(self, vocab_size: int = 100, embedding_size: int = 100, hidden_size: int = 100) -> None:
+    def __init__(
+        self,
+        vocab_size: int = 100,
+        embedding_size: int = 100,
+        hidden_size: int = 100,
+    ) -> None:
         super().__init__()
         self.hidden_size = hidden_size
         self.embedding = keras.layers.Embedding(vocab_size, embedding_size)
-        self.gru = keras.layers.GRU(hidden_size, return_sequences=True, return_state=True)
+        self.gru = keras.layers.GRU(
+            hidden_size, return_sequences=True, return_state=True
+        )
         self.dense = keras.layers.Dense(vocab_size)
-        self(tf.zeros((1, 1), dtype="int32"))  # create the weights now, not inside a later tf.function
+        self(
+            tf.zeros((1, 1), dtype="int32")
+        )  # create the weights now, not inside a later tf.function
 
     def call(self, inputs, state=None, training=False):
         """`(batch, time)` character indices -> `(batch, time, vocab_size)` logits and the new state."""
         if state is None:
             state = tf.zeros((tf.shape(inputs)[0], self.hidden_size))
-        output, state = self.gru(self.embedding(inputs), initial_state=state, training=training)
+        output, state = self.gru(
+            self.embedding(inputs), initial_state=state, training=training
+        )
         return self.dense(output), state
 
 
 @tf.function(reduce_retracing=True)
 def _chunk_loss(model, inputs, targets, state):
     logits, state = model(inputs, state)
-    return tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True)), state
+    return tf.reduce_sum(
+        keras.losses.sparse_categorical_crossentropy(
+            targets, logits, from_logits=True
+        )
+    ), state
 
 
-def validation_loss(model: CharGRU, data: np.ndarray, chunk_len: int = 5000) -> float:
+def validation_loss(
+    model: CharGRU, data: np.ndarray, chunk_len: int = 5000
+) -> float:
     """Mean cross-entropy (nats per character) of predicting each character of `data` from those before it."""
     state, total = None, 0.0
     for start in range(0, len(data) - 1, chunk_len):
@@ -49,19 +66,29 @@ def validation_loss(model: CharGRU, data: np.ndarray, chunk_len: int = 5000) -> 
         targets = data[start + 1 : start + 1 + len(inputs)]
         if state is None:
             state = tf.zeros((1, model.hidden_size))
-        loss, state = _chunk_loss(model, inputs[None, :], targets[None, :], state)
+        loss, state = _chunk_loss(
+            model, inputs[None, :], targets[None, :], state
+        )
         total += float(loss)
     return total / (len(data) - 1)
 
 
-def consecutive_batch(data: np.ndarray, batch_size: int, seq_len: int, index: int) -> tuple[np.ndarray, np.ndarray, bool]:
+def consecutive_batch(
+    data: np.ndarray, batch_size: int, seq_len: int, index: int
+) -> tuple[np.ndarray, np.ndarray, bool]:
     """The `index`-th chunk of truncated BPTT: inputs, targets, and whether it starts a new pass."""
     stream_len = (len(data) - 1) // batch_size
     per_pass = stream_len // seq_len
     if per_pass < 1:
-        raise ValueError(f"the text has {len(data)} characters, too few for {batch_size} streams of {seq_len + 1}")
+        raise ValueError(
+            f"the text has {len(data)} characters, too few for {batch_size} streams of {seq_len + 1}"
+        )
     position = (index % per_pass) * seq_len
-    rows = np.arange(batch_size)[:, None] * stream_len + position + np.arange(seq_len + 1)
+    rows = (
+        np.arange(batch_size)[:, None] * stream_len
+        + position
+        + np.arange(seq_len + 1)
+    )
     chunks = data[rows]
     return chunks[:, :-1], chunks[:, 1:], index % per_pass == 0
 
@@ -85,22 +112,44 @@ def make_train_step(model: CharGRU, optimizer: keras.optimizers.Optimizer):
 class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
     """Linear warm-up to `peak`, then cosine decay to `final_fraction * peak`: `cosine_lr` of chapter 6."""
 
-    def __init__(self, total: int, peak: float, warmup: int = 20, final_fraction: float = 0.05) -> None:
-        self.total, self.peak, self.warmup, self.final_fraction = total, peak, warmup, final_fraction
+    def __init__(
+        self,
+        total: int,
+        peak: float,
+        warmup: int = 20,
+        final_fraction: float = 0.05,
+    ) -> None:
+        self.total, self.peak, self.warmup, self.final_fraction = (
+            total,
+            peak,
+            warmup,
+            final_fraction,
+        )
 
     def __call__(self, step):
         step = tf.cast(step, tf.float32)
         warming = self.peak * (step + 1) / self.warmup
-        progress = tf.minimum(1.0, (step - self.warmup) / max(1, self.total - self.warmup))
+        progress = tf.minimum(
+            1.0, (step - self.warmup) / max(1, self.total - self.warmup)
+        )
         cosine = 0.5 * (1 + tf.cos(math.pi * progress))
-        decaying = self.peak * (self.final_fraction + (1 - self.final_fraction) * cosine)
+        decaying = self.peak * (
+            self.final_fraction + (1 - self.final_fraction) * cosine
+        )
         return tf.where(step < self.warmup, warming, decaying)
 
 
-def fast_optimizer(iterations: int, peak_lr: float = 0.01, warmup: int = 20, clip_norm: float = 1.0) -> keras.optimizers.Optimizer:
+def fast_optimizer(
+    iterations: int,
+    peak_lr: float = 0.01,
+    warmup: int = 20,
+    clip_norm: float = 1.0,
+) -> keras.optimizers.Optimizer:
     """Adam with a warm-up and cosine schedule and clipping by global norm: the fast recipe."""
     schedule = WarmupCosine(iterations, peak_lr, warmup)
-    return keras.optimizers.Adam(learning_rate=schedule, epsilon=1e-8, global_clipnorm=clip_norm)  # PyTorch's epsilon
+    return keras.optimizers.Adam(
+        learning_rate=schedule, epsilon=1e-8, global_clipnorm=clip_norm
+    )  # PyTorch's epsilon
 
 
 @tf.function(reduce_retracing=True)
@@ -109,17 +158,29 @@ def _next_logits(model, inputs, state):
     return logits[0, -1], state
 
 
-def sample_text(model: CharGRU, prime: str = "Th", length: int = 200, temperature: float = 0.8, seed: int = 123) -> str:
+def sample_text(
+    model: CharGRU,
+    prime: str = "Th",
+    length: int = 200,
+    temperature: float = 0.8,
+    seed: int = 123,
+) -> str:
     """`prime` followed by `length` characters drawn from `softmax(logits / temperature)`."""
     if not prime or temperature <= 0:
-        raise ValueError(f"need a non-empty prime and a positive temperature, got {prime!r} and {temperature}")
+        raise ValueError(
+            f"need a non-empty prime and a positive temperature, got {prime!r} and {temperature}"
+        )
     generator = np.random.default_rng(seed)
-    logits, state = _next_logits(model, tu.encode_text(prime)[None, :], tf.zeros((1, model.hidden_size)))
+    logits, state = _next_logits(
+        model, tu.encode_text(prime)[None, :], tf.zeros((1, model.hidden_size))
+    )
     drawn = []
     for _ in range(length):
         scaled = logits.numpy().astype(np.float64) / temperature
         probabilities = np.exp(scaled - scaled.max())
-        index = generator.choice(len(probabilities), p=probabilities / probabilities.sum())
+        index = generator.choice(
+            len(probabilities), p=probabilities / probabilities.sum()
+        )
         drawn.append(index)
         logits, state = _next_logits(model, np.array([[index]]), state)
     return prime + tu.decode_text(np.array(drawn, dtype=np.int64))

@@ -13,12 +13,20 @@ tf = tu.import_tensorflow()
 import keras  # noqa: E402  (after TensorFlow: Keras 3 runs on it)
 
 
-def softmax_regression(num_features: int = 784, num_classes: int = 10) -> keras.Model:
+def softmax_regression(
+    num_features: int = 784, num_classes: int = 10
+) -> keras.Model:
     """`num_features -> num_classes` logits, every weight and bias starting at zero."""
-    return keras.Sequential([
-        keras.Input(shape=(num_features,)),
-        keras.layers.Dense(num_classes, kernel_initializer="zeros", bias_initializer="zeros"),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input(shape=(num_features,)),
+            keras.layers.Dense(
+                num_classes,
+                kernel_initializer="zeros",
+                bias_initializer="zeros",
+            ),
+        ]
+    )
 
 
 def cross_entropy() -> keras.losses.Loss:
