@@ -804,7 +804,8 @@ assert (
 #
 # - **One machine with 8 GPUs:** `torchrun --standalone --nproc_per_node=8 -m tutorial_utils.ddp_charrnn`.
 #   Each rank finds a GPU for every local rank, takes GPU `LOCAL_RANK` and the backend becomes
-#   NCCL. With fewer GPUs than ranks it falls back to gloo on the CPU.
+#   NCCL. With fewer GPUs than ranks it falls back to gloo on the CPU and says so, or stops
+#   with a message when `TUTORIAL_DEVICE=cuda` asked for GPUs.
 # - **Two machines with 8 GPUs each:** on both, run
 #   `torchrun --nnodes=2 --nproc_per_node=8 --rdzv-backend=c10d --rdzv-endpoint=host0:29500 --rdzv-id=job42 -m tutorial_utils.ddp_charrnn --checkpoint-dir /shared/run`.
 #   The rendezvous on `host0:29500` assigns the 16 global ranks; `LOCAL_RANK` still picks the GPU.
