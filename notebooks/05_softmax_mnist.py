@@ -102,16 +102,14 @@ num_classes = 10
 # %%
 train_dataset, test_dataset = tu.load_mnist()
 image, label = train_dataset[0]
+n_train, n_test = len(train_dataset), len(test_dataset)
+print(f"training images: {n_train} | test images: {n_test}")
 print(
-    f"training images: {len(train_dataset)} | test images: {len(test_dataset)}"
+    f"one image: shape {tuple(image.shape)}, dtype {image.dtype}, "
+    f"values {image.min():.1f} to {image.max():.1f}, label {label}"
 )
-print(
-    f"one image: shape {tuple(image.shape)}, dtype {image.dtype}, values {image.min():.1f} to {image.max():.1f}, label {label}"
-)
-print(
-    "training images per digit:",
-    torch.bincount(train_dataset.targets).tolist(),
-)
+print("training images per digit:")
+print(torch.bincount(train_dataset.targets).tolist())
 
 # %% [markdown]
 # The first twenty training digits and their labels:
@@ -179,16 +177,20 @@ logits.grad = None
 stable = F.cross_entropy(logits, target)
 stable.backward()
 
+by_hand = torch.logsumexp(logits, dim=1) - logits[0, 2]
+
+
+def show(gradient):
+    return "(" + ", ".join(f"{g:.1f}" for g in gradient[0].tolist()) + ")"
+
+
 print("probabilities:", ", ".join(f"{p:.3e}" for p in probas[0].tolist()))
-print(
-    f"-log(softmax(z))[2]:        {naive.item():.4f} | gradient {[f'{g:.1f}' for g in naive_grad[0].tolist()]}"
-)
-print(
-    f"F.cross_entropy(z, 2):      {stable.item():.4f} | gradient {[f'{g:.1f}' for g in logits.grad[0].tolist()]}"
-)
-print(
-    f"log-sum-exp by hand:        {(torch.logsumexp(logits, dim=1) - logits[0, 2]).item():.4f}"
-)
+for name, cost, gradient in [
+    ("-log(softmax(z))[2]", naive, naive_grad),
+    ("F.cross_entropy(z, 2)", stable, logits.grad),
+]:
+    print(f"{name + ':':<22} {cost.item():8.4f} | gradient {show(gradient)}")
+print(f"{'log-sum-exp by hand:':<22} {by_hand.item():8.4f}")
 
 # %% [markdown]
 # The probability of class 2 is $e^{-200} \approx 10^{-87}$, far below the smallest `float32`
@@ -296,9 +298,8 @@ assert (
     torch.equal(image.view(-1), X_train[1234].cpu())
     and label == y_train[1234].item()
 )
-print(
-    f"X_train: {tuple(X_train.shape)} {X_train.dtype} | X_test: {tuple(X_test.shape)} {X_test.dtype}"
-)
+print(f"X_train: {tuple(X_train.shape)} {X_train.dtype}")
+print(f"X_test:  {tuple(X_test.shape)} {X_test.dtype}")
 
 train_loader = tu.TensorLoader(
     X_train, y_train, batch_size=batch_size, shuffle=True
@@ -320,9 +321,10 @@ pipeline_seconds = seconds_for_batches(
     DataLoader(train_dataset, batch_size=batch_size, shuffle=True)
 )
 tensor_seconds = seconds_for_batches(train_loader)
+speedup = pipeline_seconds / tensor_seconds
+print(f"20 batches through DataLoader + ToTensor: {pipeline_seconds:.3f} s")
 print(
-    f"20 batches: {pipeline_seconds:.3f} s through DataLoader + ToTensor, {tensor_seconds:.4f} s from tensors "
-    f"({pipeline_seconds / tensor_seconds:.0f}x faster)"
+    f"20 batches from tensors: {tensor_seconds:.4f} s ({speedup:.0f}x faster)"
 )
 
 # %% [markdown]
@@ -362,7 +364,8 @@ print(f"Training time: {(time.perf_counter() - start) / 60:.2f} min")
 # %%
 test_accuracy = compute_accuracy(model, test_loader)
 print(
-    f"Final training accuracy: {train_accuracies[-1]:.2f}% | final test accuracy: {test_accuracy:.2f}%"
+    f"Final training accuracy: {train_accuracies[-1]:.2f}% | "
+    f"final test accuracy: {test_accuracy:.2f}%"
 )
 assert test_accuracy >= 91.5, (
     f"test accuracy {test_accuracy:.2f}% is below 91.5%"
@@ -403,7 +406,8 @@ plt.show()
 # %%
 weights = model.linear.weight.detach()
 print(
-    f"weights: {tuple(weights.shape)} | range {weights.min().item():.3f} to {weights.max().item():.3f}"
+    f"weights: {tuple(weights.shape)} | "
+    f"range {weights.min().item():.3f} to {weights.max().item():.3f}"
 )
 tu.plot_image_grid(
     weights,
@@ -432,17 +436,13 @@ for k in range(num_classes):
     print(
         f"{k:>16d}" + "".join(f"{count:>6d}" for count in matrix[k].tolist())
     )
-per_class = matrix.diagonal() / matrix.sum(axis=1)
-print(
-    "accuracy per digit:",
-    ", ".join(
-        f"{k}: {100 * a:.1f}%" for k, a in enumerate(per_class.tolist())
-    ),
-)
+per_class = 100 * matrix.diagonal() / matrix.sum(axis=1)
+print("accuracy (%)".rjust(16) + "".join(f"{a:>6.1f}" for a in per_class))
 off_diagonal = matrix - np.diag(matrix.diagonal())
 true_k, predicted_k = divmod(int(off_diagonal.argmax()), num_classes)
 print(
-    f"most frequent mistake: {true_k} predicted as {predicted_k} ({off_diagonal.max()} times)"
+    f"most frequent mistake: {true_k} predicted as {predicted_k} "
+    f"({off_diagonal.max()} times)"
 )
 assert matrix.trace() == round(test_accuracy * len(y_test) / 100)
 
@@ -456,26 +456,28 @@ plt.show()
 
 # %%
 wrong = torch.nonzero(test_predictions != y_test).view(-1)[:10]
+n_wrong = int((test_predictions != y_test).sum())
+print(f"misclassified test digits: {n_wrong} of {len(y_test)}")
 print(
-    f"misclassified test digits: {int((test_predictions != y_test).sum())} of {len(y_test)}"
-)
-print(
-    "index | true | predicted | P(predicted) | P(true) | three most likely digits"
+    "index | true | predicted | P(predicted) | P(true) | "
+    "three most likely digits"
 )
 titles = []
 for i in wrong.tolist():
     p = test_probas[i]
     true, predicted = y_test[i].item(), test_predictions[i].item()
+    p_predicted, p_true = p[predicted].item(), p[true].item()
     top = torch.topk(p, 3)
     ranking = ", ".join(
         f"{k}: {v:.2f}"
         for k, v in zip(top.indices.tolist(), top.values.tolist())
     )
     print(
-        f"{i:>5d} | {true:>4d} | {predicted:>9d} | {p[predicted].item():>12.3f} | {p[true].item():>7.3f} | {ranking}"
+        f"{i:>5d} | {true:>4d} | {predicted:>9d} | {p_predicted:>12.3f} | "
+        f"{p_true:>7.3f} | {ranking}"
     )
     titles.append(
-        f"true {true}, pred {predicted}\nP={p[predicted].item():.2f} vs {p[true].item():.2f}"
+        f"true {true}, pred {predicted}\nP={p_predicted:.2f} vs {p_true:.2f}"
     )
 tu.plot_image_grid(X_test[wrong], titles=titles, ncols=5, panel_size=1.7)
 plt.show()
@@ -501,15 +503,262 @@ plt.show()
 #
 # ## Exercises
 #
-# 1. Pass the probabilities instead of the logits to `F.cross_entropy` (a common bug: it applies
-#    the softmax a second time). What is the first logged cost, how far can the cost fall at all,
-#    and what happens to the accuracy after ten epochs?
-# 2. Standardise the pixels (subtract the training mean, divide by the standard deviation, with
-#    the statistics of the training set only) and train again. Does the test accuracy change
-#    after one epoch, and after ten? Try learning rates 0.01 and 0.5 as well.
-# 3. Time one epoch through `DataLoader(train_dataset, batch_size=256, shuffle=True, num_workers=2)`.
-#    How much of the gap to the in-memory loader do the workers close on this machine? Does the
-#    batch order still match `TensorLoader`'s?
-# 4. Start from small random weights instead of zeros (remove the two `zero_()` calls, and seed
-#    before building the model). Why does the final accuracy hardly change, whereas a network
-#    with hidden layers could not be trained from all-zero weights?
+# ````{exercise} Probabilities instead of logits
+# :label: ex-05-softmax-mnist-1
+# Pass the probabilities instead of the logits to `F.cross_entropy` (a
+# common bug: it applies the softmax a second time) and train one epoch.
+# What is the first cost, how low can the cost go at all, and what happens
+# to the test accuracy?
+# ````
+#
+# ````{solution-start} ex-05-softmax-mnist-1
+# :class: dropdown
+# ````
+# `F.cross_entropy` takes whatever it gets for logits. Probabilities lie in
+# $[0, 1]$, so these "logits" differ by at most 1, and even a perfect,
+# one-hot prediction costs $\log(e + 9) - 1$ instead of 0. The first cost
+# gives nothing away: with zero weights every probability is $1/10$, and the
+# softmax of ten equal numbers is uniform again, so both versions start at
+# $\ln 10$. The helper `one_epoch` trains one epoch in the chapter's batch
+# order; the other solutions use it too.
+
+
+# %% tags=["nbval-ignore-output"]
+# Path-dependent output (not compared by nbval): accuracies after 235 SGD
+# steps, whose last digits depend on the floating-point path. The
+# assertions check the claims with margins far wider than that.
+def one_epoch(model, X=X_train, lr=learning_rate, use_probas=False):
+    """One epoch of SGD in the chapter's batch order; the batch costs."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    torch.manual_seed(random_seed)
+    costs = []
+    for features, targets in tu.TensorLoader(
+        X, y_train, batch_size=batch_size, shuffle=True
+    ):
+        logits, probas = model(features)
+        cost = F.cross_entropy(probas if use_probas else logits, targets)
+        optimizer.zero_grad()
+        cost.backward()
+        optimizer.step()
+        costs.append(cost.item())
+    return costs
+
+
+right = SoftmaxRegression(num_features, num_classes).to(device)
+wrong = SoftmaxRegression(num_features, num_classes).to(device)
+right_costs, wrong_costs = one_epoch(right), one_epoch(wrong, use_probas=True)
+right_accuracy = compute_accuracy(right, test_loader)
+wrong_accuracy = compute_accuracy(wrong, test_loader)
+floor = np.log(np.e + 9) - 1  # the cost of a one-hot probability vector
+one_hot = F.one_hot(torch.tensor([0]), num_classes).float()
+print("                    from logits | from probabilities")
+print(f"first cost          {right_costs[0]:11.3f} | {wrong_costs[0]:18.3f}")
+print(
+    f"lowest cost         {min(right_costs):11.3f} | {min(wrong_costs):18.3f}"
+)
+print(f"test accuracy (%)   {right_accuracy:11.2f} | {wrong_accuracy:18.2f}")
+print(f"lowest possible cost from probabilities: {floor:.3f}")
+assert abs(F.cross_entropy(one_hot, torch.tensor([0])).item() - floor) < 1e-6
+assert abs(right_costs[0] - np.log(10)) < 1e-6
+assert abs(wrong_costs[0] - np.log(10)) < 1e-6
+assert min(wrong_costs) > floor
+assert wrong_accuracy < right_accuracy - 5
+
+# %% [markdown]
+# The double softmax still learns, but slowly: the outer softmax flattens
+# the gradient, the cost never falls below its floor, and after one epoch the
+# test accuracy is more than five points behind.
+#
+# ````{solution-end}
+# ````
+#
+# ````{exercise} Standardised pixels
+# :label: ex-05-softmax-mnist-2
+# Standardise the pixels: subtract the mean of all training pixels and
+# divide by their standard deviation (one number each, from the training set
+# only). Train one epoch with learning rates 0.01, 0.1 and 0.5, on raw and on
+# standardised pixels. Which learning rate is best for each, and why does it
+# change?
+# ````
+#
+# ````{solution-start} ex-05-softmax-mnist-2
+# :class: dropdown
+# ````
+# Standardising shifts every pixel and multiplies it by $1/\sigma$. A
+# gradient step on $W$ is proportional to the inputs, and the step acts on
+# the logits through the inputs again, so with inputs $1/\sigma$ times larger
+# the same learning rate changes the logits about $1/\sigma^2$ times more. For
+# MNIST's pixels $\sigma$ is about 0.31 and $1/\sigma^2$ about ten: on
+# standardised pixels each learning rate acts like one about ten times larger
+# on raw pixels, and the best one moves down.
+
+# %% tags=["nbval-ignore-output"]
+# Path-dependent output (not compared by nbval): accuracies after one epoch
+# of SGD, whose last digits depend on the floating-point path. The
+# assertions check the claims with margins far wider than that.
+mean, std = X_train.mean(), X_train.std()  # the training pixels only
+X_train_std, X_test_std = (X_train - mean) / std, (X_test - mean) / std
+test_std_loader = tu.TensorLoader(X_test_std, y_test, batch_size=batch_size)
+print(f"pixels: mean {mean:.4f}, std {std:.4f}, 1/std^2 {1 / std**2:.1f}")
+print("learning rate | raw pixels | standardised")
+accuracies = {}
+for lr in (0.01, 0.1, 0.5):
+    raw = SoftmaxRegression(num_features, num_classes).to(device)
+    standardised = SoftmaxRegression(num_features, num_classes).to(device)
+    one_epoch(raw, lr=lr)
+    one_epoch(standardised, X=X_train_std, lr=lr)
+    accuracies[lr] = (
+        compute_accuracy(raw, test_loader),
+        compute_accuracy(standardised, test_std_loader),
+    )
+    print(f"{lr:13} | {accuracies[lr][0]:9.2f}% | {accuracies[lr][1]:11.2f}%")
+best_raw = max(accuracies, key=lambda lr: accuracies[lr][0])
+best_std = max(accuracies, key=lambda lr: accuracies[lr][1])
+print(f"best learning rate: {best_raw} (raw), {best_std} (standardised)")
+assert 0.3 < std < 0.32 and 9 < 1 / std**2 < 11
+assert best_raw == 0.5 and best_std == 0.1
+assert accuracies[0.01][1] > accuracies[0.01][0] + 3
+assert abs(accuracies[best_raw][0] - accuracies[best_std][1]) < 1
+
+# %% [markdown]
+# At 0.01 the standardised pixels are several points ahead, at 0.5 they
+# overshoot, and each version at its own best rate ends the epoch within a
+# point of the other: for this model, standardising is mostly a change of the
+# learning rate.
+#
+# ````{solution-end}
+# ````
+#
+# ````{exercise} Worker processes
+# :label: ex-05-softmax-mnist-3
+# Time 50 batches through
+# `DataLoader(train_dataset, batch_size=256, shuffle=True, num_workers=2)`.
+# How much of the gap to `TensorLoader` do the two worker processes close on
+# your machine? Does the batch order still match `TensorLoader`'s?
+# ````
+#
+# ````{solution-start} ex-05-softmax-mnist-3
+# :class: dropdown
+# ````
+# The workers decode and convert the images in parallel, so with free cores
+# they can at best divide the time per batch by their number, and starting
+# them costs time at every epoch (unless the loader is made with
+# `persistent_workers=True`). Converting the data set once removes the work
+# instead of sharing it out. The order does not change: the sampler that
+# draws it runs in the main process, from the same seed.
+
+
+# %% tags=["nbval-ignore-output"]
+# Path-dependent output (not compared by nbval): the times depend on the
+# machine, and DataLoader warns where fewer than two cores are free. The
+# assertions check the order and that the tensors stay ahead.
+def first_batches(loader, count=50):
+    """Seconds for the first `count` batches, and the batches (on the CPU)."""
+    torch.manual_seed(random_seed)
+    start = time.perf_counter()
+    batches = [
+        (features.view(len(features), -1).cpu(), targets.cpu())
+        for _, (features, targets) in zip(range(count), loader)
+    ]
+    return time.perf_counter() - start, batches
+
+
+workers = DataLoader(
+    train_dataset, batch_size=batch_size, shuffle=True, num_workers=2
+)
+worker_seconds, worker_batches = first_batches(workers)
+tensor_seconds, tensor_batches = first_batches(train_loader)
+per_batch = {
+    "DataLoader": pipeline_seconds / 20,
+    "DataLoader, 2 workers": worker_seconds / 50,
+    "TensorLoader": tensor_seconds / 50,
+}
+for name, seconds in per_batch.items():
+    print(f"{name + ':':<22} {1000 * seconds:.2f} ms per batch")
+same = len(worker_batches) == len(tensor_batches) == 50 and all(
+    torch.equal(a, c) and torch.equal(b, d)
+    for (a, b), (c, d) in zip(worker_batches, tensor_batches)
+)
+print("the same batches in the same order:", same)
+assert same
+assert 5 * tensor_seconds < worker_seconds
+
+# %% [markdown]
+# The in-memory tensors stay far ahead of the workers, and both loaders
+# deliver the same 50 batches.
+#
+# ````{solution-end}
+# ````
+#
+# ````{exercise} A random start
+# :label: ex-05-softmax-mnist-4
+# Start from PyTorch's default random weights instead of zeros (call
+# `model.linear.reset_parameters()` after building the model) and train one
+# epoch. Why does the accuracy hardly change, whereas a network with a hidden
+# layer could not be trained from all-zero weights? Try that too: replace
+# `model.linear` by `Linear(784, 32)`, `Sigmoid()` and `Linear(32, 10)` in a
+# `torch.nn.Sequential`, set all its parameters to zero, and train one epoch.
+# ````
+#
+# ````{solution-start} ex-05-softmax-mnist-4
+# :class: dropdown
+# ````
+# The cost of softmax regression is convex in $W$ and $\mathbf{b}$: it has no
+# minima but the global ones, and SGD heads there from any start, which only
+# changes the first steps. A hidden layer makes the cost non-convex and adds a
+# symmetry: with all weights at zero every hidden unit computes the same value
+# and gets the same gradient, so the units stay identical for ever and 32 of
+# them act as one. Random starting weights break that symmetry. The zero
+# start of softmax regression is the chapter's own first epoch, in the same
+# batch order.
+
+
+# %% tags=["nbval-ignore-output"]
+# Path-dependent output (not compared by nbval): accuracies after one epoch
+# of SGD, whose last digits depend on the floating-point path. The
+# assertions check the claims with margins far wider than that.
+def with_hidden_layer(zero_start):
+    net = SoftmaxRegression(num_features, num_classes)
+    net.linear = torch.nn.Sequential(
+        torch.nn.Linear(num_features, 32),
+        torch.nn.Sigmoid(),
+        torch.nn.Linear(32, num_classes),
+    )
+    if zero_start:
+        for parameter in net.parameters():
+            torch.nn.init.zeros_(parameter)
+    return net.to(device)
+
+
+torch.manual_seed(random_seed)
+random_start = SoftmaxRegression(num_features, num_classes).to(device)
+random_start.linear.reset_parameters()
+hidden_zero, hidden_random = with_hidden_layer(True), with_hidden_layer(False)
+results = {"softmax regression, zero start": test_accuracies[0]}
+for name, net in [
+    ("softmax regression, random start", random_start),
+    ("hidden layer, zero start", hidden_zero),
+    ("hidden layer, random start", hidden_random),
+]:
+    one_epoch(net)
+    results[name] = compute_accuracy(net, test_loader)
+for name, accuracy in results.items():
+    print(f"{name + ':':<34} {accuracy:.2f}% test accuracy")
+W1 = hidden_zero.linear[0].weight.detach()
+largest = W1.abs().max().item()
+identical = (W1 - W1[0]).abs().max().item() <= 1e-6 * largest
+print(f"zero start: every hidden unit has the same weights: {identical}")
+print(f"(the largest of them moved from 0 to {largest:.4f})")
+zero, random, zero_hidden, random_hidden = results.values()
+assert largest > 0 and identical
+assert abs(random - zero) < 0.5
+assert zero_hidden < 20 and random_hidden > 60
+
+# %% [markdown]
+# Softmax regression ends the epoch within half a point of the zero start.
+# The hidden layer started at zero has moved its weights, but all 32 units
+# still have the same ones, and the network has learned next to nothing; the
+# same network from random weights learns.
+#
+# ````{solution-end}
+# ````

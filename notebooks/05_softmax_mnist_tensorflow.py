@@ -60,9 +60,8 @@ import time
 
 import matplotlib.pyplot as plt
 
-tf.config.threading.set_intra_op_parallelism_threads(
-    1
-)  # one thread, as the PyTorch chapter: see there
+# One thread, as in the PyTorch chapter (see there for why).
+tf.config.threading.set_intra_op_parallelism_threads(1)
 tf.config.threading.set_inter_op_parallelism_threads(1)
 print("TensorFlow", tf.__version__, "| Keras", keras.__version__)
 
@@ -85,11 +84,13 @@ X_train, y_train, X_test, y_test = tu.load_mnist_arrays()
 X_train = X_train.reshape(len(X_train), -1).astype(np.float32) / 255
 X_test = X_test.reshape(len(X_test), -1).astype(np.float32) / 255
 print(
-    f"X_train: {X_train.shape} {X_train.dtype}, values {X_train.min():.1f} to {X_train.max():.1f} | y_train: {y_train.shape} {y_train.dtype}"
+    f"X_train: {X_train.shape} {X_train.dtype}, "
+    f"values {X_train.min():.1f} to {X_train.max():.1f}"
 )
-print(
-    f"X_test:  {X_test.shape} {X_test.dtype} | training images per digit: {np.bincount(y_train).tolist()}"
-)
+print(f"y_train: {y_train.shape} {y_train.dtype}")
+print(f"X_test:  {X_test.shape} {X_test.dtype}")
+print("training images per digit:")
+print(np.bincount(y_train).tolist())
 
 # %% [markdown]
 # ## The model
@@ -104,7 +105,7 @@ print(
 def softmax_regression(
     num_features: int = 784, num_classes: int = 10
 ) -> keras.Model:
-    """`num_features -> num_classes` logits, every weight and bias starting at zero."""
+    """Logits of a `num_features -> num_classes` layer started at zero."""
     return keras.Sequential(
         [
             keras.Input(shape=(num_features,)),
@@ -118,7 +119,7 @@ def softmax_regression(
 
 
 def cross_entropy() -> keras.losses.Loss:
-    """The mean softmax cross-entropy of integer labels, computed from logits."""
+    """Mean softmax cross-entropy of integer labels, from logits."""
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
@@ -150,9 +151,11 @@ history = model.fit(
 )
 fit_seconds = time.perf_counter() - start
 for epoch in range(num_epochs):
+    mean_cost = history.history["loss"][epoch]
+    test_percent = 100 * history.history["val_accuracy"][epoch]
     print(
-        f"Epoch: {epoch + 1:03d}/{num_epochs:03d} | mean cost {history.history['loss'][epoch]:.3f} "
-        f"| test accuracy: {100 * history.history['val_accuracy'][epoch]:.2f}%"
+        f"Epoch: {epoch + 1:03d}/{num_epochs:03d} | mean cost {mean_cost:.3f} "
+        f"| test accuracy: {test_percent:.2f}%"
     )
 print(f"Training time: {fit_seconds:.1f} s")
 
@@ -171,7 +174,8 @@ fit_train_accuracy, fit_test_accuracy = (
     accuracy(model, X_test, y_test),
 )
 print(
-    f"Final training accuracy: {fit_train_accuracy:.2f}% | final test accuracy: {fit_test_accuracy:.2f}%"
+    f"Final training accuracy: {fit_train_accuracy:.2f}% | "
+    f"final test accuracy: {fit_test_accuracy:.2f}%"
 )
 assert fit_test_accuracy >= 91.5, (
     f"test accuracy {fit_test_accuracy:.2f}% is below 91.5%"
@@ -193,7 +197,7 @@ tu.glue("train_accuracy", round(fit_train_accuracy, 2))
 
 # %% tags=["export", "twin-step"]
 def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer):
-    """A compiled training step: one SGD update on a batch, returning its mean cost."""
+    """A compiled step: one SGD update on a batch; returns its mean cost."""
     loss_fn = cross_entropy()
 
     @tf.function
@@ -222,17 +226,22 @@ train_batches = (
     .batch(batch_size)
 )
 
+last_batch = len(X_train) // batch_size
 start = time.perf_counter()
 for epoch in range(num_epochs):
+    epoch_label = f"Epoch: {epoch + 1:03d}/{num_epochs:03d}"
     for batch_idx, (features, targets) in enumerate(train_batches):
         cost = train_step(features, targets)
         if not batch_idx % 50:
             print(
-                f"Epoch: {epoch + 1:03d}/{num_epochs:03d} | Batch {batch_idx:03d}/{len(X_train) // batch_size:03d} | Cost: {float(cost):.3f}"
+                f"{epoch_label} | Batch {batch_idx:03d}/{last_batch:03d} "
+                f"| Cost: {float(cost):.3f}"
             )
+    train_percent = accuracy(tape_model, X_train, y_train)
+    test_percent = accuracy(tape_model, X_test, y_test)
     print(
-        f"Epoch: {epoch + 1:03d}/{num_epochs:03d} training accuracy: {accuracy(tape_model, X_train, y_train):.2f}% "
-        f"| test accuracy: {accuracy(tape_model, X_test, y_test):.2f}%"
+        f"{epoch_label} training accuracy: {train_percent:.2f}% "
+        f"| test accuracy: {test_percent:.2f}%"
     )
 print(f"Training time: {time.perf_counter() - start:.1f} s")
 tape_test_accuracy = accuracy(tape_model, X_test, y_test)
@@ -267,11 +276,11 @@ predictions = np.argmax(tape_model(X_test, training=False), axis=1)
 matrix = tu.confusion_matrix(y_test, predictions, num_classes=num_classes)
 off_diagonal = matrix - np.diag(matrix.diagonal())
 true_k, predicted_k = divmod(int(off_diagonal.argmax()), num_classes)
+n_wrong = int((predictions != y_test).sum())
+print(f"misclassified test digits: {n_wrong} of {len(y_test)}")
 print(
-    f"misclassified test digits: {int((predictions != y_test).sum())} of {len(y_test)}"
-)
-print(
-    f"most frequent mistake: {true_k} predicted as {predicted_k} ({off_diagonal.max()} times)"
+    f"most frequent mistake: {true_k} predicted as {predicted_k} "
+    f"({off_diagonal.max()} times)"
 )
 tu.plot_confusion_matrix(matrix, title="Test set: true vs predicted digit")
 plt.show()
@@ -287,15 +296,18 @@ plt.show()
 # the Keras kernel.
 
 # %% tags=["nbval-ignore-output"]
-# Path-dependent output (not compared by nbval): the largest difference is a few float32 rounding
-# errors, whose size depends on the kernels each framework uses on this processor. The assertion
-# checks the claim: the two epochs agree to float32 rounding.
+# Path-dependent output (not compared by nbval): the largest difference is a
+# few float32 rounding errors, whose size depends on the kernels each
+# framework uses on this processor. The assertion checks the claim: the two
+# epochs agree to float32 rounding.
 import warnings
 
 import torch
 import torch.nn.functional as F
 
-with warnings.catch_warnings():  # without a GPU, TensorFlow's CUDA probe makes PyTorch's warn; both run on the CPU here
+# Without a GPU, TensorFlow's CUDA probe makes PyTorch's warn; both run on
+# the CPU here.
+with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     torch.cuda.is_available()
 
@@ -334,14 +346,17 @@ difference = max(
 )
 moved = np.abs(tf_kernel - start_kernel).max()
 print(
-    f"{len(batches)} steps in each framework; the largest parameter moved by {moved:.3f}"
+    f"{len(batches)} steps in each framework; "
+    f"the largest parameter moved by {moved:.3f}"
 )
 print(
-    f"largest difference between the TensorFlow and the PyTorch parameters: {difference:.1e}"
+    "largest difference between the TensorFlow and the PyTorch parameters: "
+    f"{difference:.1e}"
 )
 tu.glue("framework_difference", float(f"{difference:.1e}"))
 assert difference <= 1e-5, (
-    f"the frameworks differ by {difference:.1e}, more than float32 rounding explains"
+    f"the frameworks differ by {difference:.1e}, "
+    "more than float32 rounding explains"
 )
 
 # %% [markdown]
@@ -362,9 +377,259 @@ assert difference <= 1e-5, (
 #
 # ## Exercises
 #
-# 1. Replace `from_logits=True` by a softmax layer in the model and `from_logits=False` in the
-#    loss. Why does Keras warn about this combination, and when does it lose precision?
-# 2. Remove `@tf.function` from the training step. How much slower is an epoch, and why?
-# 3. Give `tf.data`'s `shuffle` a buffer of 1,000 instead of 60,000. How random is the order then?
-# 4. In the comparison of the two frameworks, start both at zero instead of random weights. Does
-#    the difference change, and what does that say about the strength of the check?
+# ````{exercise} A softmax layer in the model
+# :label: ex-05-softmax-mnist-tensorflow-1
+# Replace `from_logits=True` by a softmax layer at the end of the model and
+# `from_logits=False` in the loss. Compute the cost and its gradient for the
+# confident mistake of the PyTorch chapter (logits 100, 0 and −100, true
+# class 2) that way, with the softmax layer and `from_logits=True`, and with
+# probabilities from `tf.nn.softmax`. When does Keras warn, and when does it
+# lose precision?
+# ````
+#
+# ````{solution-start} ex-05-softmax-mnist-tensorflow-1
+# :class: dropdown
+# ````
+# On the TensorFlow backend, Keras' softmax keeps its input, the logits,
+# beside its output, and the loss takes them from there: a softmax layer with
+# `from_logits=False` loses nothing. With `from_logits=True` on a softmax
+# output Keras warns that the output is not logits, and uses the logits all
+# the same. Probabilities from anywhere else (`tf.nn.softmax`, predictions
+# saved as an array) carry no logits: the loss clips them to
+# $[\epsilon, 1 - \epsilon]$, with $\epsilon$ = `keras.config.epsilon()` =
+# $10^{-7}$, before the logarithm.
+
+# %%
+logits = tf.constant([[100.0, 0.0, -100.0]])
+target = tf.constant([2])
+from_probas = keras.losses.SparseCategoricalCrossentropy(from_logits=False)
+softmax_layer = keras.layers.Softmax()
+cases = [
+    ("logits, from_logits=True", cross_entropy(), tf.identity),
+    ("softmax layer, from_logits=False", from_probas, softmax_layer),
+    ("softmax layer, from_logits=True", cross_entropy(), softmax_layer),
+    ("tf.nn.softmax, from_logits=False", from_probas, tf.nn.softmax),
+]
+print(f"{'output, loss':<32} |    cost | gradient         | warns")
+results = {}
+for name, loss_fn, output_of in cases:
+    z = tf.Variable(logits)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with tf.GradientTape() as tape:
+            cost = loss_fn(target, output_of(z))
+    gradient = tape.gradient(cost, z).numpy()[0] + 0.0  # no -0.0
+    cost = float(cost)
+    shown = "(" + ", ".join(f"{g:.1f}" for g in gradient) + ")"
+    warns = "yes" if caught else "no"
+    results[name] = cost, gradient.tolist(), bool(caught)
+    print(f"{name:<32} | {cost:7.3f} | {shown:<16} | {warns}")
+exact = (200.0, [1.0, 0.0, -1.0])
+assert results["logits, from_logits=True"] == (*exact, False)
+assert results["softmax layer, from_logits=False"] == (*exact, False)
+assert results["softmax layer, from_logits=True"] == (*exact, True)
+epsilon = keras.config.epsilon()
+clipped_cost, clipped_gradient, _ = results["tf.nn.softmax, from_logits=False"]
+assert epsilon == 1e-7 and abs(clipped_cost + np.log(epsilon)) < 1e-3
+assert clipped_gradient == [0.0, 0.0, 0.0]
+
+# %% [markdown]
+# The first three agree: the exact cost, 200, and the gradient
+# $\mathbf{p} - \text{one-hot}(y)$. The clipped probabilities cap the cost at
+# $-\ln 10^{-7} \approx 16.1$ and give no gradient at all, so the model's
+# worst mistakes stop teaching it; the same happens whenever a true class's
+# probability falls below $10^{-7}$.
+#
+# ````{solution-end}
+# ````
+#
+# ````{exercise} An eager training step
+# :label: ex-05-softmax-mnist-tensorflow-2
+# Run the training step without `@tf.function` (its undecorated Python
+# function is `train_step.python_function`) for 50 batches, and time it
+# against the compiled step. Why is it slower, and does it compute the same
+# parameters?
+# ````
+#
+# ````{solution-start} ex-05-softmax-mnist-tensorflow-2
+# :class: dropdown
+# ````
+# Run eagerly, every operation of the step (the matrix product, the loss,
+# each gradient, each update) is dispatched from Python one at a time, each
+# with its own overhead. The compiled step is traced once into a graph, and
+# every call then runs the whole graph in TensorFlow's runtime, which can also
+# fuse operations. For a model this small the overhead is a large part of the
+# time; for a large model the operations themselves dominate. Each version
+# below is timed three times over 50 batches, and the best time counts (the
+# compiled step's first round includes its tracing).
+
+
+# %%
+def seconds_for_50_steps(step):
+    start = time.perf_counter()
+    for i in range(50):
+        index = slice(i * batch_size, (i + 1) * batch_size)
+        step(X_train[index], y_train[index])
+    return time.perf_counter() - start
+
+
+graph_model = softmax_regression(num_features, num_classes)
+eager_model = softmax_regression(num_features, num_classes)
+graph_step = make_train_step(graph_model, keras.optimizers.SGD(learning_rate))
+eager_step = make_train_step(
+    eager_model, keras.optimizers.SGD(learning_rate)
+).python_function
+graph_seconds = min(seconds_for_50_steps(graph_step) for _ in range(3))
+eager_seconds = min(seconds_for_50_steps(eager_step) for _ in range(3))
+gap = np.abs(
+    graph_model.layers[0].get_weights()[0]
+    - eager_model.layers[0].get_weights()[0]
+).max()
+traces = graph_step.experimental_get_tracing_count()
+print(f"50 steps compiled: {graph_seconds:.3f} s, traced {traces} time(s)")
+print(f"50 steps eagerly:  {eager_seconds:.3f} s")
+print(f"eagerly {eager_seconds / graph_seconds:.1f}x slower")
+print("the same parameters after 150 steps:", bool(gap <= 1e-6))
+assert traces == 1 and gap <= 1e-6
+assert eager_seconds > graph_seconds
+
+# %% [markdown]
+# The compiled step was traced once and then reused for every batch, and both
+# versions end at the same parameters (to float32 rounding: the graph may
+# order a sum differently).
+#
+# ````{solution-end}
+# ````
+#
+# ````{exercise} A small shuffle buffer
+# :label: ex-05-softmax-mnist-tensorflow-3
+# Give `tf.data`'s `shuffle` a buffer of 1,000 instead of 60,000. How far
+# can an image move from its place in the stored order, and what would that
+# do to a training set stored sorted by digit?
+# ````
+#
+# ````{solution-start} ex-05-softmax-mnist-tensorflow-3
+# :class: dropdown
+# ````
+# `shuffle` fills a buffer with the first 1,000 elements, hands out a random
+# one and refills its place with the next element in the stored order. An
+# image can only come out after it has entered the buffer, so no image moves
+# forward by more than 999 places, and the first batch of 256 comes from the
+# first 1,255 images. The code below shuffles the indices of the training
+# set, and uses them once on MNIST's stored order and once on the same images
+# sorted by digit.
+
+
+# %%
+def shuffled_order(buffer_size):
+    """The order in which `shuffle` with this buffer hands out the images."""
+    dataset = (
+        tf.data.Dataset.range(len(X_train))
+        .shuffle(buffer_size, seed=random_seed)
+        .batch(batch_size)
+    )
+    return np.concatenate(list(dataset.as_numpy_iterator()))
+
+
+by_digit = np.argsort(y_train, kind="stable")  # the training set, sorted
+position = np.arange(len(X_train))
+orders = {size: shuffled_order(size) for size in (1_000, 60_000)}
+for buffer_size, order in orders.items():
+    moves, first = order - position, order[:batch_size]
+    sorted_digits = np.unique(y_train[by_digit[first]]).tolist()
+    print(f"buffer of {buffer_size:,}:")
+    print(
+        f"  an image moves at most {moves.max()} places forward, "
+        f"{np.abs(moves).mean():.0f} on average either way"
+    )
+    print(f"  digits in the first batch: {np.unique(y_train[first]).tolist()}")
+    print(f"  the same, sorted by digit: {sorted_digits}")
+small, full = orders[1_000], orders[60_000]
+all_digits = list(range(num_classes))
+assert (small - position).max() <= 999 and small[:batch_size].max() <= 1_255
+assert np.unique(y_train[small[:batch_size]]).tolist() == all_digits
+assert np.unique(y_train[by_digit[small[:batch_size]]]).tolist() == [0]
+assert np.unique(y_train[by_digit[full[:batch_size]]]).tolist() == all_digits
+
+# %% [markdown]
+# MNIST's files already mix the digits, so even the small buffer's first
+# batch holds all ten. Sorted by digit, the same buffer gives a first batch of
+# zeros only, while a buffer as large as the data set shuffles uniformly.
+#
+# ````{solution-end}
+# ````
+#
+# ````{exercise} A zero start in the comparison
+# :label: ex-05-softmax-mnist-tensorflow-4
+# In the comparison of the two frameworks, start both at zero instead of
+# random weights (50 batches are enough). Does the difference change? Then
+# copy the starting kernel into PyTorch wrongly, with `reshape(10, 784)`
+# instead of `.T`: which of the two starts notices the mistake?
+# ````
+#
+# ````{solution-start} ex-05-softmax-mnist-tensorflow-4
+# :class: dropdown
+# ````
+# From zeros the two frameworks again agree to a few rounding errors, but the
+# check is weaker: every starting weight is the same number, so a mistake in
+# how weights are carried from one framework to the other cannot show. A
+# random start gives every weight its own value, and the wrong copy stands out
+# by orders of magnitude. The function below runs both frameworks side by
+# side, batch by batch, in the order of the comparison.
+
+
+# %% tags=["nbval-ignore-output"]
+# Path-dependent output (not compared by nbval): the differences are float32
+# rounding errors, whose size depends on the kernels each framework uses on
+# this processor, except for the wrong copy. The assertions check the claims.
+def framework_gap(kernel, bias, to_weight, steps=50):
+    """Largest parameter difference after `steps` batches in each framework."""
+    tf_model = softmax_regression(num_features, num_classes)
+    tf_model.layers[0].set_weights([kernel, bias])
+    tf_step = make_train_step(tf_model, keras.optimizers.SGD(learning_rate))
+    torch_model = tu.SoftmaxRegression(num_features, num_classes)
+    with torch.no_grad():
+        torch_model.linear.weight.copy_(torch.from_numpy(to_weight(kernel)))
+        torch_model.linear.bias.copy_(torch.from_numpy(bias))
+    optimizer = torch.optim.SGD(torch_model.parameters(), lr=learning_rate)
+    for index in batches[:steps]:
+        tf_step(X_train[index], y_train[index])
+        logits, _ = torch_model(features[index])
+        cost = F.cross_entropy(logits, targets[index])
+        optimizer.zero_grad()
+        cost.backward()
+        optimizer.step()
+    tf_kernel, tf_bias = tf_model.layers[0].get_weights()
+    return max(
+        np.abs(tf_kernel - torch_model.linear.weight.detach().numpy().T).max(),
+        np.abs(tf_bias - torch_model.linear.bias.detach().numpy()).max(),
+    )
+
+
+starts = {
+    "zeros": (np.zeros_like(start_kernel), np.zeros_like(start_bias)),
+    "random": (start_kernel, start_bias),
+}
+copies = {
+    "transposed": lambda kernel: kernel.T,
+    "reshaped": lambda kernel: kernel.reshape(num_classes, num_features),
+}
+print("start  | kernel copied | largest difference after 50 steps")
+gaps = {}
+for start_name, (kernel, bias) in starts.items():
+    for copy_name, to_weight in copies.items():
+        gaps[start_name, copy_name] = framework_gap(kernel, bias, to_weight)
+        print(
+            f"{start_name:<6} | {copy_name:<13} | "
+            f"{gaps[start_name, copy_name]:.1e}"
+        )
+assert max(gaps["zeros", "transposed"], gaps["zeros", "reshaped"]) <= 1e-5
+assert gaps["random", "transposed"] <= 1e-5
+assert gaps["random", "reshaped"] > 1e-3
+
+# %% [markdown]
+# From zeros the wrong copy passes the check; from random weights it fails it
+# by far more than the allowed $10^{-5}$.
+#
+# ````{solution-end}
+# ````

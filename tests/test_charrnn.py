@@ -78,7 +78,7 @@ def test_random_training_pair_is_a_shifted_window_like_the_original():
     inputs, targets = random_training_pair(data, 10, random.Random(123))
     start = random.Random(123).randint(0, 50 - 11)
     assert inputs.tolist() == list(range(start, start + 10)) and targets.tolist() == list(range(start + 1, start + 11))
-    with pytest.raises(ValueError, match="fewer than seq_len"):
+    with pytest.raises(ValueError, match="50 characters are too few for seq_len 50"):
         random_training_pair(data, 50)
 
 
@@ -93,10 +93,8 @@ def test_random_training_batch_shapes_and_shift():
 def test_split_keeps_the_last_tenth_for_validation():
     train, valid = split_train_validation(torch.arange(1000))
     assert train.tolist() == list(range(900)) and valid.tolist() == list(range(900, 1000))
-    with pytest.raises(ValueError, match="between 0 and 1"):
+    with pytest.raises(ValueError, match=r"must be in \(0, 1\)"):
         split_train_validation(torch.arange(10), 1.5)
-    with pytest.raises(ValueError, match="too short"):
-        split_train_validation(torch.arange(3))
 
 
 def test_validation_loss_of_a_uniform_model_is_ln_vocabulary():
@@ -125,7 +123,7 @@ def test_sampling_is_seeded_and_primed():
     assert first.startswith("Th") and len(first) == 42
     assert sample_text(model, "Th", 40, temperature=0.8, seed=1) == first
     assert sample_text(model, "Th", 40, temperature=0.8, seed=2) != first
-    with pytest.raises(ValueError, match="temperature must be a finite number greater than 0"):
+    with pytest.raises(ValueError, match="temperature must be > 0"):
         sample_text(model, temperature=0.0)
     with pytest.raises(ValueError, match="at least one character"):
         sample_text(model, "")

@@ -15,31 +15,22 @@ import torch.nn.functional as F
 from torch import nn
 
 import tutorial_utils as tu
-from tutorial_utils.arguments import (
-    non_negative_int,
-    positive_float,
-    positive_int,
-)
 
 
 def split_train_validation(
     encoded: torch.Tensor, validation_fraction: float = 0.1
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The first part of an encoded text for training, and its last `validation_fraction` for validation."""
-    if not 0.0 < validation_fraction < 1.0:
+    """The text's first part for training, its last fraction for validation."""
+    if not 0 < validation_fraction < 1:  # 10 for 10% would cut nothing
         raise ValueError(
-            f"validation_fraction must be between 0 and 1, got {validation_fraction}"
+            f"validation_fraction must be in (0, 1), got {validation_fraction}"
         )
     cut = round(len(encoded) * (1.0 - validation_fraction))
-    if cut < 2 or len(encoded) - cut < 2:
-        raise ValueError(
-            f"a text of {len(encoded)} characters is too short to split at {validation_fraction}"
-        )
     return encoded[:cut], encoded[cut:]
 
 
 class CharRNN(nn.Module):
-    """Embedding -> GRU (or LSTM) -> Linear, over a vocabulary of `vocab_size` characters."""
+    """Embedding -> GRU (or LSTM) -> Linear, over `vocab_size` characters."""
 
     def __init__(
         self,
@@ -52,13 +43,9 @@ class CharRNN(nn.Module):
         super().__init__()
         if cell not in ("gru", "lstm"):
             raise ValueError(f"cell must be 'gru' or 'lstm', got {cell!r}")
-        self.vocab_size = positive_int(vocab_size, "vocab_size")
-        self.hidden_size = positive_int(hidden_size, "hidden_size")
-        self.num_layers = positive_int(num_layers, "num_layers")
-        self.cell = cell
-        self.embedding = nn.Embedding(
-            vocab_size, positive_int(embedding_size, "embedding_size")
-        )
+        self.vocab_size, self.cell = vocab_size, cell
+        self.hidden_size, self.num_layers = hidden_size, num_layers
+        self.embedding = nn.Embedding(vocab_size, embedding_size)
         rnn_class = nn.GRU if cell == "gru" else nn.LSTM
         self.rnn = rnn_class(
             embedding_size, hidden_size, num_layers, batch_first=True
@@ -68,7 +55,7 @@ class CharRNN(nn.Module):
     def init_hidden(
         self, batch_size: int = 1, device: torch.device | str | None = None
     ):
-        """The all-zero initial state: a tensor for a GRU, an `(h, c)` pair for an LSTM."""
+        """The all-zero state: a tensor (GRU) or an `(h, c)` pair (LSTM)."""
         device = device if device is not None else self.fc.weight.device
         zeros = torch.zeros(
             self.num_layers, batch_size, self.hidden_size, device=device
@@ -76,10 +63,10 @@ class CharRNN(nn.Module):
         return zeros if self.cell == "gru" else (zeros, zeros.clone())
 
     def forward(self, inputs: torch.Tensor, hidden=None):
-        """`(batch, time)` character indices -> `(batch, time, vocab_size)` logits and the new state."""
-        if inputs.dim() != 2 or inputs.is_floating_point():
+        """`(batch, time)` character indices -> logits and the new state."""
+        if inputs.dim() != 2:  # a 1-D text would be read as one long batch
             raise ValueError(
-                f"inputs must be a (batch, time) tensor of character indices, got {inputs.dtype} of shape {tuple(inputs.shape)}"
+                f"inputs must be (batch, time), got {inputs.shape}"
             )
         if hidden is None:
             hidden = self.init_hidden(inputs.shape[0], inputs.device)
@@ -90,11 +77,10 @@ class CharRNN(nn.Module):
 def random_training_pair(
     data: torch.Tensor, seq_len: int = 200, rng: random.Random | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """A random portion of `seq_len + 1` characters, as inputs and the targets shifted by one."""
-    seq_len = positive_int(seq_len, "seq_len")
-    if len(data) < seq_len + 1:
+    """A random portion of `seq_len + 1` characters: inputs, targets."""
+    if len(data) <= seq_len:
         raise ValueError(
-            f"the text has {len(data)} characters, fewer than seq_len + 1 = {seq_len + 1}"
+            f"{len(data)} characters are too few for seq_len {seq_len}"
         )
     start = (rng or random).randint(0, len(data) - seq_len - 1)
     chunk = data[start : start + seq_len + 1]
@@ -107,11 +93,7 @@ def train_step_loop(
     inputs: torch.Tensor,
     targets: torch.Tensor,
 ) -> float:
-    """One update as the original does it: the GRU stepped character by character in a Python loop."""
-    if inputs.shape != targets.shape or inputs.dim() != 1 or len(inputs) == 0:
-        raise ValueError(
-            f"inputs and targets must be 1-D and of equal, non-zero length, got {tuple(inputs.shape)} and {tuple(targets.shape)}"
-        )
+    """One update as the original does it: the GRU stepped per character."""
     hidden = model.init_hidden(1, inputs.device)
     optimizer.zero_grad()
     loss = torch.zeros((), device=inputs.device)
@@ -130,11 +112,11 @@ def train_step_loop(
 def validation_loss(
     model: CharRNN, data: torch.Tensor, chunk_len: int = 5000
 ) -> float:
-    """Mean cross-entropy (nats per character) of predicting each character of `data` from those before it."""
-    chunk_len = positive_int(chunk_len, "chunk_len")
-    if data.dim() != 1 or len(data) < 2:
+    """Mean cross-entropy (nats/char) of each character given those before."""
+    if data.dim() != 1 or len(data) < 2:  # one text, read as one stream
         raise ValueError(
-            f"data must be a 1-D text of at least 2 characters, got shape {tuple(data.shape)}"
+            "data must be a 1-D text of at least 2 characters,"
+            f" got shape {tuple(data.shape)}"
         )
     was_training = model.training
     model.eval()
@@ -152,7 +134,7 @@ def validation_loss(
 
 
 def bits_per_char(loss_nats: float) -> float:
-    """A cross-entropy in nats per character, in bits per character: `loss / ln 2`."""
+    """A cross-entropy in nats per character, in bits: `loss / ln 2`."""
     return loss_nats / math.log(2)
 
 
@@ -164,13 +146,11 @@ def sample_text(
     temperature: float = 0.8,
     seed: int = 123,
 ) -> str:
-    """`prime` followed by `length` characters drawn from `softmax(logits / temperature)`."""
-    if not prime:
+    """`prime` and `length` characters from `softmax(logits / temperature)`."""
+    if not prime:  # the model needs at least one character to start from
         raise ValueError("prime must contain at least one character")
-    temperature, length = (
-        positive_float(temperature, "temperature"),
-        non_negative_int(length, "length"),
-    )
+    if not temperature > 0:  # 0 would divide by zero: use 0.1 for near-greedy
+        raise ValueError(f"temperature must be > 0, got {temperature}")
     was_training = model.training
     model.eval()
     device = model.fc.weight.device
@@ -193,17 +173,13 @@ def sample_text(
 def consecutive_batch(
     data: torch.Tensor, batch_size: int, seq_len: int, index: int
 ) -> tuple[torch.Tensor, torch.Tensor, bool]:
-    """The `index`-th chunk of truncated BPTT: inputs, targets, and whether it starts a new pass."""
-    batch_size, seq_len = (
-        positive_int(batch_size, "batch_size"),
-        positive_int(seq_len, "seq_len"),
-    )
-    index = non_negative_int(index, "index")
+    """Chunk `index` of truncated BPTT: inputs, targets, starts a new pass?"""
     stream_len = (len(data) - 1) // batch_size
     per_pass = stream_len // seq_len
-    if per_pass < 1:
+    if per_pass < 1:  # a short text with a large batch leaves no chunk
         raise ValueError(
-            f"the text has {len(data)} characters, too few for {batch_size} streams of {seq_len + 1}"
+            f"{len(data)} characters are too few for"
+            f" {batch_size} streams of {seq_len + 1}"
         )
     position = (index % per_pass) * seq_len
     offsets = (
@@ -222,11 +198,7 @@ def cosine_lr(
     warmup: int = 0,
     final_fraction: float = 0.05,
 ) -> float:
-    """Learning rate at `iteration`: linear warm-up to `peak`, then cosine decay to `final_fraction * peak`."""
-    if total < 1 or warmup < 0 or not 0 <= final_fraction <= 1:
-        raise ValueError(
-            f"need total >= 1, warmup >= 0 and 0 <= final_fraction <= 1, got {total}, {warmup}, {final_fraction}"
-        )
+    """Linear warm-up to `peak`, cosine decay to `final_fraction * peak`."""
     if iteration < warmup:
         return peak * (iteration + 1) / warmup
     progress = min(1.0, (iteration - warmup) / max(1, total - warmup))
@@ -245,7 +217,7 @@ def tbptt_step(
     lr: float,
     clip_norm: float = 1.0,
 ):
-    """One update on a `(batch, time)` chunk; returns its loss and the state to carry on, both detached."""
+    """One update on a `(batch, time)` chunk: its loss, the state to carry."""
     for group in optimizer.param_groups:
         group["lr"] = lr
     optimizer.zero_grad()
@@ -266,7 +238,7 @@ def tbptt_step(
 
 @dataclass
 class FastHistory:
-    """What `train_fast` measured: one entry per validation, and the loss of every iteration."""
+    """What `train_fast` measured: each validation, each iteration's loss."""
 
     iterations: list[int] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
@@ -279,8 +251,8 @@ def train_fast(
     train_data: torch.Tensor,
     iterations: int,
     *,
-    batch_size: int = 16,
-    seq_len: int = 100,
+    batch_size: int = 64,
+    seq_len: int = 25,
     peak_lr: float = 0.01,
     warmup: int = 20,
     clip_norm: float = 1.0,
@@ -289,16 +261,9 @@ def train_fast(
     stop_at_loss: float | None = None,
     optimizer: torch.optim.Optimizer | None = None,
 ) -> FastHistory:
-    """Truncated BPTT over `consecutive_batch` chunks with Adam, a cosine schedule and gradient clipping."""
-    iterations = positive_int(iterations, "iterations")
-    peak_lr, clip_norm = (
-        positive_float(peak_lr, "peak_lr"),
-        positive_float(clip_norm, "clip_norm"),
-    )
-    if eval_every < 0:
-        raise ValueError(
-            f"eval_every must be 0 (only at the start and the end) or positive, got {eval_every}"
-        )
+    """Truncated BPTT with Adam, a cosine schedule and gradient clipping."""
+    if iterations < 1:  # the schedule needs a length
+        raise ValueError(f"iterations must be at least 1, got {iterations}")
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=peak_lr)
     history = FastHistory()
     seconds, hidden = 0.0, None
@@ -341,20 +306,26 @@ def train_fast(
     return history
 
 
+def init_unigram_bias(model: CharRNN, data: torch.Tensor) -> CharRNN:
+    """Set the read-out's bias to the log-frequencies of the characters."""
+    counts = torch.bincount(data.flatten().cpu(), minlength=model.vocab_size)
+    frequencies = (counts + 1) / (counts + 1).sum()  # +1: no log of zero
+    with torch.no_grad():
+        model.fc.bias.copy_(frequencies.log())
+    return model
+
+
 def random_training_batch(
     data: torch.Tensor, batch_size: int = 32, seq_len: int = 200
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """`batch_size` random portions at once, as `(batch, seq_len)` inputs and targets.
+    """`batch_size` random portions: `(batch, seq_len)` inputs, targets.
 
-    The starts come from torch's global CPU generator, so the batches are the same on every device.
+    The starts come from torch's global CPU generator, so the batches are the
+    same on every device.
     """
-    batch_size, seq_len = (
-        positive_int(batch_size, "batch_size"),
-        positive_int(seq_len, "seq_len"),
-    )
-    if len(data) < seq_len + 1:
+    if len(data) <= seq_len:
         raise ValueError(
-            f"the text has {len(data)} characters, fewer than seq_len + 1 = {seq_len + 1}"
+            f"{len(data)} characters are too few for seq_len {seq_len}"
         )
     starts = torch.randint(0, len(data) - seq_len, (batch_size,)).to(
         data.device
@@ -372,7 +343,7 @@ def train_step_batched(
     targets: torch.Tensor,
     clip_norm: float | None = None,
 ) -> float:
-    """One update on a `(batch, time)` mini-batch, with one call of the recurrent layer over all time steps."""
+    """One update on a `(batch, time)` mini-batch, one GRU call for it."""
     optimizer.zero_grad()
     logits, _ = model(inputs)
     loss = F.cross_entropy(
@@ -380,8 +351,6 @@ def train_step_batched(
     )
     loss.backward()
     if clip_norm is not None:
-        nn.utils.clip_grad_norm_(
-            model.parameters(), positive_float(clip_norm, "clip_norm")
-        )
+        nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
     optimizer.step()
     return loss.item()

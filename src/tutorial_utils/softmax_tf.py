@@ -16,7 +16,7 @@ import keras  # noqa: E402  (after TensorFlow: Keras 3 runs on it)
 def softmax_regression(
     num_features: int = 784, num_classes: int = 10
 ) -> keras.Model:
-    """`num_features -> num_classes` logits, every weight and bias starting at zero."""
+    """Logits of a `num_features -> num_classes` layer started at zero."""
     return keras.Sequential(
         [
             keras.Input(shape=(num_features,)),
@@ -30,12 +30,12 @@ def softmax_regression(
 
 
 def cross_entropy() -> keras.losses.Loss:
-    """The mean softmax cross-entropy of integer labels, computed from logits."""
+    """Mean softmax cross-entropy of integer labels, from logits."""
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
 def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer):
-    """A compiled training step: one SGD update on a batch, returning its mean cost."""
+    """A compiled step: one SGD update on a batch; returns its mean cost."""
     loss_fn = cross_entropy()
 
     @tf.function
