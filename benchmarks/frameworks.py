@@ -3,7 +3,7 @@
 - A softmax-regression epoch on MNIST, as chapter 5 and its TensorFlow twin train it: 235 SGD
   steps on batches of 256 in-memory images; PyTorch (the chapter's model, batches cut from
   tensors), TensorFlow (the twin's `tf.function` step fed by `tf.data`) and Keras (`fit`).
-- A training iteration of the character-level GRU at the fast recipe's size (16 streams of 100
+- A training iteration of the character-level GRU at the fast recipe's size (64 streams of 25
   characters, truncated BPTT, Adam, clipping), as chapter 6 and its twin write it.
 
 Both frameworks use the same number of CPU threads (``--threads``, default 1, the chapters'
@@ -85,6 +85,8 @@ def softmax_epochs(tf, keras) -> dict[str, float]:
 def char_rnn_iterations(tf, keras) -> dict[str, float]:
     from tutorial_utils import charrnn, charrnn_tf
 
+    iterations, batch_size, seq_len = 700, 64, 25  # chapter 6's recipe
+
     text = tu.clean_text(tu.load_novel_text())
     encoded = tu.encode_text(text)
     train = encoded[: round(len(encoded) * 0.9)]
@@ -97,8 +99,8 @@ def char_rnn_iterations(tf, keras) -> dict[str, float]:
     state = {"index": 0, "hidden": None}
 
     def pytorch_iteration():
-        inputs, targets, fresh = charrnn.consecutive_batch(train_t, 16, 100, state["index"])
-        lr = charrnn.cosine_lr(state["index"], 1500, 0.01, warmup=20)
+        inputs, targets, fresh = charrnn.consecutive_batch(train_t, batch_size, seq_len, state["index"])
+        lr = charrnn.cosine_lr(state["index"], iterations, 0.01, warmup=20)
         _, state["hidden"] = charrnn.tbptt_step(model, optimizer, inputs, targets, None if fresh else state["hidden"], lr)
         state["index"] += 1
 
@@ -106,12 +108,12 @@ def char_rnn_iterations(tf, keras) -> dict[str, float]:
 
     keras.utils.set_random_seed(123)
     tf_model = charrnn_tf.CharGRU()
-    step = charrnn_tf.make_train_step(tf_model, charrnn_tf.fast_optimizer(1500))
+    step = charrnn_tf.make_train_step(tf_model, charrnn_tf.fast_optimizer(iterations))
     tf_state = {"index": 0, "hidden": None}
 
     def tensorflow_iteration():
-        inputs, targets, fresh = charrnn_tf.consecutive_batch(train, 16, 100, tf_state["index"])
-        hidden = tf.zeros((16, tf_model.hidden_size)) if fresh else tf_state["hidden"]
+        inputs, targets, fresh = charrnn_tf.consecutive_batch(train, batch_size, seq_len, tf_state["index"])
+        hidden = tf.zeros((batch_size, tf_model.hidden_size)) if fresh else tf_state["hidden"]
         _, tf_state["hidden"] = step(inputs, targets, hidden)
         tf_state["index"] += 1
 
@@ -135,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = []
     for task, unit, measured in (("softmax regression on MNIST, one epoch (235 steps of 256)", "ms per epoch", softmax_epochs(tf, keras)),
-                                 ("char-GRU, one training iteration (16 x 100 characters)", "ms per iteration", char_rnn_iterations(tf, keras))):
+                                 ("char-GRU, one training iteration (64 x 25 characters)", "ms per iteration", char_rnn_iterations(tf, keras))):
         baseline = next(iter(measured.values()))
         for way, seconds in measured.items():
             rows.append({"task": task, "way": way, "milliseconds": round(seconds * 1000, 1), "unit": unit,

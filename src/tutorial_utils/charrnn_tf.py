@@ -17,7 +17,7 @@ import keras  # noqa: E402  (after TensorFlow: Keras 3 runs on it)
 
 
 class CharGRU(keras.Model):
-    """Embedding -> GRU -> Dense, over a vocabulary of `vocab_size` characters."""
+    """Embedding -> GRU -> Dense, over `vocab_size` characters."""
 
     def __init__(
         self,
@@ -32,12 +32,11 @@ class CharGRU(keras.Model):
             hidden_size, return_sequences=True, return_state=True
         )
         self.dense = keras.layers.Dense(vocab_size)
-        self(
-            tf.zeros((1, 1), dtype="int32")
-        )  # create the weights now, not inside a later tf.function
+        # create the weights now, not inside a later tf.function
+        self(tf.zeros((1, 1), dtype="int32"))
 
     def call(self, inputs, state=None, training=False):
-        """`(batch, time)` character indices -> `(batch, time, vocab_size)` logits and the new state."""
+        """`(batch, time)` indices -> `(batch, time, vocab)` logits, state."""
         if state is None:
             state = tf.zeros((tf.shape(inputs)[0], self.hidden_size))
         output, state = self.gru(
@@ -59,7 +58,7 @@ def _chunk_loss(model, inputs, targets, state):
 def validation_loss(
     model: CharGRU, data: np.ndarray, chunk_len: int = 5000
 ) -> float:
-    """Mean cross-entropy (nats per character) of predicting each character of `data` from those before it."""
+    """Mean cross-entropy (nats/char) of each character given those before."""
     state, total = None, 0.0
     for start in range(0, len(data) - 1, chunk_len):
         inputs = data[start : min(start + chunk_len, len(data) - 1)]
@@ -76,12 +75,13 @@ def validation_loss(
 def consecutive_batch(
     data: np.ndarray, batch_size: int, seq_len: int, index: int
 ) -> tuple[np.ndarray, np.ndarray, bool]:
-    """The `index`-th chunk of truncated BPTT: inputs, targets, and whether it starts a new pass."""
+    """Chunk `index` of TBPTT: inputs, targets, whether a new pass starts."""
     stream_len = (len(data) - 1) // batch_size
     per_pass = stream_len // seq_len
     if per_pass < 1:
         raise ValueError(
-            f"the text has {len(data)} characters, too few for {batch_size} streams of {seq_len + 1}"
+            f"{len(data)} characters are too few for {batch_size} streams"
+            f" of {seq_len + 1}: use fewer streams or shorter chunks"
         )
     position = (index % per_pass) * seq_len
     rows = (
@@ -94,7 +94,7 @@ def consecutive_batch(
 
 
 def make_train_step(model: CharGRU, optimizer: keras.optimizers.Optimizer):
-    """A compiled TBPTT step: one update on a chunk, returning its loss and the state to carry on."""
+    """A compiled TBPTT step: one update; returns the loss, the new state."""
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
     @tf.function
@@ -110,7 +110,7 @@ def make_train_step(model: CharGRU, optimizer: keras.optimizers.Optimizer):
 
 
 class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
-    """Linear warm-up to `peak`, then cosine decay to `final_fraction * peak`: `cosine_lr` of chapter 6."""
+    """Chapter 6's `cosine_lr`: a linear warm-up, then a cosine decay."""
 
     def __init__(
         self,
@@ -145,11 +145,20 @@ def fast_optimizer(
     warmup: int = 20,
     clip_norm: float = 1.0,
 ) -> keras.optimizers.Optimizer:
-    """Adam with a warm-up and cosine schedule and clipping by global norm: the fast recipe."""
+    """The fast recipe's Adam: warm-up, cosine decay, global-norm clip."""
     schedule = WarmupCosine(iterations, peak_lr, warmup)
     return keras.optimizers.Adam(
         learning_rate=schedule, epsilon=1e-8, global_clipnorm=clip_norm
     )  # PyTorch's epsilon
+
+
+def init_unigram_bias(model: CharGRU, data: np.ndarray) -> CharGRU:
+    """Set the read-out's bias to the log-frequencies of the characters."""
+    vocab_size = model.dense.units
+    counts = np.bincount(data.ravel(), minlength=vocab_size)
+    frequencies = (counts + 1) / (counts + 1).sum()  # +1: no log of zero
+    model.dense.bias.assign(np.log(frequencies).astype(np.float32))
+    return model
 
 
 @tf.function(reduce_retracing=True)
@@ -165,10 +174,11 @@ def sample_text(
     temperature: float = 0.8,
     seed: int = 123,
 ) -> str:
-    """`prime` followed by `length` characters drawn from `softmax(logits / temperature)`."""
+    """`prime` and `length` characters from `softmax(logits / temperature)`."""
     if not prime or temperature <= 0:
         raise ValueError(
-            f"need a non-empty prime and a positive temperature, got {prime!r} and {temperature}"
+            "need a non-empty prime and a positive temperature,"
+            f" got {prime!r} and {temperature}"
         )
     generator = np.random.default_rng(seed)
     logits, state = _next_logits(
