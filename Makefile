@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine:
 #   make book   -> the HTML book in _build/html, rendered from the notebooks' stored outputs
-#   make test   -> unit tests, notebook checks, nbval re-execution, strict book build
+#   make test   -> unit tests, notebook checks, nbval re-execution, strict book build, browser, PDF
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -25,11 +25,12 @@ export MPLBACKEND := module://matplotlib_inline.backend_inline
 time_stage = start=$$(date +%s); $(2); echo "[stage] $(1): $$(( $$(date +%s) - start )) s"
 
 
-.PHONY: help format setup book results test unit notebooks nbval nbval-perturbed export setup-cells book-strict browser-deps browser lab sync execute clean readme-picture
+.PHONY: help format setup book pdf pdf-check results test unit notebooks nbval nbval-perturbed export setup-cells book-strict browser-deps browser lab sync execute clean readme-picture
 
 help:
 	@echo "make book   build the HTML book into _build/html (stored outputs, no data needed)"
-	@echo "make test   run every check: unit tests, notebook checks, nbval, strict book build"
+	@echo "make test   run every check: unit tests, notebook checks, nbval, strict book build, browser, PDF"
+	@echo "make pdf    the whole book as one PDF, _build/pdf/book.pdf (headless Chromium, offline)"
 	@echo "make lab    start JupyterLab with the project's kernel"
 	@echo "make execute  re-run every notebook top to bottom and store its outputs (authors)"
 	@echo "make export   copy the chapters' cells tagged export into tutorial_utils (authors)"
@@ -54,11 +55,11 @@ book: $(STAMP) results
 
 test: $(STAMP)
 	@total=$$(date +%s); \
-	$(MAKE) --no-print-directory unit notebooks nbval nbval-perturbed book-strict browser; \
+	$(MAKE) --no-print-directory unit notebooks nbval nbval-perturbed book-strict browser pdf-check; \
 	echo "[stage] make test total: $$(( $$(date +%s) - total )) s"
 
 unit: $(STAMP)
-	@$(call time_stage,unit tests,$(BIN)/python -m pytest -q tests --ignore=tests/test_notebooks.py --ignore=tests/browser)
+	@$(call time_stage,unit tests,$(BIN)/python -m pytest -q tests --ignore=tests/test_notebooks.py --ignore=tests/browser --ignore=tests/pdf)
 
 # Pairing and "was it executed" checks are part of tests/test_notebooks.py; nbval re-executes.
 notebooks: $(STAMP)
@@ -94,6 +95,16 @@ browser-deps:
 # Opens the built book (book-strict or book first) page by page; screenshots go to _build/screenshots/.
 browser: $(STAMP) browser-deps
 	@$(call time_stage,browser test,$(BIN)/python -m pytest -q -p no:cacheprovider tests/browser)
+
+# The whole book as one PDF: a single-page HTML build (_build/singlehtml) printed by Debian's
+# Chromium (scripts/book_pdf.py): no LaTeX, no download, no network.
+pdf: $(STAMP) results browser-deps
+	@$(call time_stage,book PDF,$(BIN)/python scripts/book_pdf.py)
+	@echo "PDF: $(CURDIR)/_build/pdf/book.pdf"
+
+# The PDF built and printed, then checked: every chapter's title, its length, figures, maths.
+pdf-check: $(STAMP) results browser-deps
+	@$(call time_stage,book PDF (build and checks),$(BIN)/python scripts/book_pdf.py && $(BIN)/python -m pytest -q -p no:cacheprovider --noconftest tests/pdf)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks

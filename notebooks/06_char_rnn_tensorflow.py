@@ -716,10 +716,15 @@ assert same and functional.count_params() == model.count_params()
 # ````
 # With `reset_after=False` the reset gate multiplies the state *before* the
 # recurrent product: the candidate state is
-# $\tanh(W_{in}\mathbf{x}_t + W_{hn}(\mathbf{r}_t \odot \mathbf{h}_{t-1})
-# + \mathbf{b}_n)$ instead of
-# $\tanh(W_{in}\mathbf{x}_t + \mathbf{b}_{in}
-# + \mathbf{r}_t \odot (W_{hn}\mathbf{h}_{t-1} + \mathbf{b}_{hn}))$.
+#
+# $$\tanh\bigl(W_{in}\mathbf{x}_t + W_{hn}(\mathbf{r}_t \odot
+# \mathbf{h}_{t-1}) + \mathbf{b}_n\bigr)$$
+#
+# instead of
+#
+# $$\tanh\bigl(W_{in}\mathbf{x}_t + \mathbf{b}_{in} + \mathbf{r}_t \odot
+# (W_{hn}\mathbf{h}_{t-1} + \mathbf{b}_{hn})\bigr).$$
+#
 # The recurrent bias then adds nothing that the input bias could not, so the
 # layer keeps one bias per gate: 300 parameters fewer. This is the GRU of the
 # original paper (Cho et al., 2014); PyTorch's and cuDNN's are the

@@ -15,6 +15,7 @@ Rewriting keeps each notebook's stored outputs: only the cell's source changes.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -23,7 +24,8 @@ import nbformat
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-FIRST_LINE = "# Colab, Kaggle, Binder or a Jupyter without this book's repository: install its helper package."
+FIRST_LINE = "# Colab, Kaggle, Binder or a Jupyter outside the book's repository:"
+WIDTH = 79  # the cell fits the book's code column, like every other cell
 TAG = "hide-cell"
 
 
@@ -36,15 +38,33 @@ def install_url(config_path: Path | None = None) -> str:
     return f"tutorial-utils @ git+{url}@{branch}"
 
 
+def _pieces(text: str, width: int) -> list[str]:
+    """``text`` in pieces of at most ``width`` characters, cut after slashes where it can be."""
+    pieces: list[str] = []
+    for part in re.split(r"(?<=/)", text):
+        if pieces and len(pieces[-1]) + len(part) <= width:
+            pieces[-1] += part
+            continue
+        while len(part) > width:
+            pieces.append(part[:width])
+            part = part[width:]
+        pieces.append(part)
+    return pieces
+
+
 def cell_source(requirement: str) -> str:
+    indent = " " * 8
+    literal = "\n".join(f'{indent}"{piece}"' for piece in _pieces(requirement, WIDTH - len(indent) - 2))
     return f'''{FIRST_LINE}
-# (Where it is installed already, this does nothing.)
+# install the book's helper package (where it is installed, this does nothing).
 import importlib.util
 import subprocess
 import sys
 
 if importlib.util.find_spec("tutorial_utils") is None:
-    package = "{requirement}"
+    package = (
+{literal}
+    )
     pip = [sys.executable, "-m", "pip", "install", "--quiet"]
     subprocess.run([*pip, "--disable-pip-version-check", package], check=True)
     importlib.invalidate_caches()'''

@@ -1,5 +1,7 @@
 """Every notebook is paired, executed once top to bottom, and listed in the book."""
 
+import itertools
+import re
 import sys
 from pathlib import Path
 
@@ -165,3 +167,113 @@ def test_the_header_is_metadata_not_a_cell(path):
     assert notebook.metadata.get("kernelspec", {}).get("name") == "python3", f"{path.name}: no kernelspec (a broken jupytext header?)"
     assert notebook.cells[0].cell_type == "markdown" and notebook.cells[0].source.startswith("# "), f"{path.name} must open with its title"
     assert not [c for c in code_cells(notebook) if c.source.startswith("# ---")], f"{path.name}: a jupytext header landed in a code cell"
+
+
+# Exercises and their gated solutions (sphinx-exercise): `exercise` with a `:label:`, then
+# `solution-start <label>` ... `solution-end`, with the solution's code in ordinary executed cells.
+_DIRECTIVE = re.compile(r"^\s*(?:`{3,}|:{3,})\{(exercise|solution-start|solution-end)\}[ \t]*(.*)$")
+_LABEL = re.compile(r"^\s*:label:\s*(\S+)")
+
+
+def exercise_problems(notebook) -> list[str]:
+    """What is wrong with a notebook's exercises: none, unlabelled, unsolved, or solved without run code."""
+    exercises, solutions, problems = [], {}, []
+    open_solution = None
+    for number, cell in enumerate(notebook.cells, start=1):
+        if cell.cell_type == "code":
+            if open_solution is not None and cell.source.strip():
+                open_solution["executed"] += cell.get("execution_count") is not None
+            continue
+        if cell.cell_type != "markdown":
+            continue
+        lines = cell.source.splitlines()
+        for index, line in enumerate(lines):
+            match = _DIRECTIVE.match(line)
+            if not match:
+                continue
+            kind, argument = match.group(1), match.group(2).strip()
+            if kind == "exercise":
+                options = itertools.takewhile(lambda option: option.strip().startswith(":"), lines[index + 1:])
+                labels = [m.group(1) for m in map(_LABEL.match, options) if m]
+                if "`" in argument:  # sphinx-exercise 1.2.1 then loses the solution-start that follows
+                    problems.append(f"cell {number}: the exercise title {argument!r} holds inline code, which "
+                                    "breaks its gated solution in the book build: write the title without backticks")
+                if not labels:
+                    problems.append(f"cell {number}: the exercise {argument!r} has no `:label:`")
+                elif labels[0] in exercises:
+                    problems.append(f"cell {number}: a second exercise labelled {labels[0]!r}")
+                else:
+                    exercises.append(labels[0])
+            elif kind == "solution-start":
+                if open_solution is not None:
+                    problems.append(f"cell {number}: `solution-start {argument}` before the `solution-end` of "
+                                    f"{open_solution['label']!r}")
+                open_solution = {"label": argument, "cell": number, "executed": 0}
+            elif open_solution is None:
+                problems.append(f"cell {number}: a `solution-end` without a `solution-start`")
+            else:
+                solutions[open_solution["label"]] = open_solution
+                open_solution = None
+    if open_solution is not None:
+        problems.append(f"cell {open_solution['cell']}: `solution-start {open_solution['label']}` has no `solution-end`")
+    if not exercises:
+        problems.append("no `exercise` directive: a chapter ends with exercises and their gated solutions")
+    for label in exercises:
+        solution = solutions.get(label)
+        if solution is None:
+            problems.append(f"the exercise {label!r} has no gated solution (`solution-start {label}` ... `solution-end`)")
+        elif not solution["executed"]:
+            problems.append(f"the solution of {label!r} (cell {solution['cell']}) holds no executed code cell: "
+                            "run the notebook (`make execute`)")
+    problems += [f"`solution-start {label}`: no exercise has that label" for label in solutions if label not in exercises]
+    return problems
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_every_chapter_has_exercises_with_executed_gated_solutions(path):
+    problems = exercise_problems(nbformat.read(path, as_version=4))
+    assert not problems, f"{path.name}:\n  - " + "\n  - ".join(problems)
+
+
+def test_exercise_rules_catch_missing_and_unexecuted_solutions():
+    def markdown(text):
+        return nbformat.v4.new_markdown_cell(text)
+
+    def code(count):
+        return nbformat.v4.new_code_cell("x = 1", execution_count=count)
+
+    def exercise(label):
+        return f"````{{exercise}} Title\n:label: {label}\nDo it.\n````\n"
+
+    def notebook(*cells):
+        made = nbformat.v4.new_notebook()
+        made.cells = list(cells)
+        return made
+
+    start, end = "````{{solution-start}} {}\n:class: dropdown\n````\nWhy.", "Shown.\n\n````{solution-end}\n````"
+    good = notebook(markdown(exercise("ex-a-1") + start.format("ex-a-1")), code(1), markdown(end),
+                    markdown(exercise("ex-a-2") + start.format("ex-a-2")), code(2), code(3), markdown(end))
+    assert exercise_problems(good) == []
+    assert exercise_problems(notebook(markdown("## Exercises\n\n1. Do it."))) == [
+        "no `exercise` directive: a chapter ends with exercises and their gated solutions"]
+    unexecuted = notebook(markdown(exercise("ex-a-1") + start.format("ex-a-1")), code(None), markdown(end))
+    assert "holds no executed code cell" in exercise_problems(unexecuted)[0]
+    unsolved = notebook(markdown(exercise("ex-a-1") + exercise("ex-a-2") + start.format("ex-a-1")), code(1), markdown(end))
+    assert exercise_problems(unsolved) == [
+        "the exercise 'ex-a-2' has no gated solution (`solution-start ex-a-2` ... `solution-end`)"]
+    unclosed = notebook(markdown(exercise("ex-a-1") + start.format("ex-a-1")), code(1))
+    assert exercise_problems(unclosed)[0] == "cell 1: `solution-start ex-a-1` has no `solution-end`"
+    code_title = notebook(markdown(exercise("ex-a-1").replace("Title", "With `code`") + start.format("ex-a-1")),
+                          code(1), markdown(end))
+    assert "holds inline code" in exercise_problems(code_title)[0]
+    mislabelled = notebook(markdown(exercise("ex-a-1") + start.format("ex-a-9")), code(1), markdown(end))
+    assert exercise_problems(mislabelled)[-1] == "`solution-start ex-a-9`: no exercise has that label"
+
+
+def test_setup_cell_fits_79_columns_for_any_repository():
+    setup_cells = _setup_cells_module()
+    requirement = "tutorial-utils @ git+https://github.com/" + "a" * 150 + "/b@main"
+    source = setup_cells.cell_source(requirement)
+    assert max(len(line) for line in source.splitlines()) <= 79
+    literal = source.split("package = ", 1)[1].split("\n    pip", 1)[0]
+    assert eval(literal) == requirement  # the pieces join to the requirement

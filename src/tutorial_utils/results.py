@@ -3,10 +3,13 @@
 A result file holds a table whose rows are records with named fields, the labels of those fields,
 and where, when and how it was measured::
 
-    {"benchmark": "char_rnn", "title": "...", "command": "python benchmarks/...", "machine": "...",
-     "date": "2026-11-30", "columns": {"ms_per_iteration": "time per iteration (ms)", ...},
+    {"benchmark": "char_rnn", "title": "...",
+     "command": "python benchmarks/...", "machine": "...",
+     "date": "2026-11-30",
+     "columns": {"ms_per_iteration": "time per iteration (ms)", ...},
      "rows": [{"ms_per_iteration": 99.6, ...}, ...], "notes": ["..."],
-     "tables": [{"title": "...", "columns": {...}, "rows": [...]}], ...further entries...}
+     "tables": [{"title": "...", "columns": {...}, "rows": [...]}],
+     ...further entries...}
 
 ``tables`` (optional) holds further tables that the book renders below the first.
 
