@@ -39,14 +39,17 @@
 # Colab it asks for a GPU runtime; if none is free, it runs on the CPU unchanged.
 
 # %% tags=["hide-cell"]
-# Colab, Kaggle, Binder or a Jupyter without this book's repository: install its helper package.
-# (Where it is installed already, this does nothing.)
+# Colab, Kaggle, Binder or a Jupyter outside the book's repository:
+# install the book's helper package (where it is installed, this does nothing).
 import importlib.util
 import subprocess
 import sys
 
 if importlib.util.find_spec("tutorial_utils") is None:
-    package = "tutorial-utils @ git+https://github.com/deep-learning-models-book/deep-learning-models-book@main"
+    package = (
+        "tutorial-utils @ git+https://github.com/deep-learning-models-book/"
+        "deep-learning-models-book@main"
+    )
     pip = [sys.executable, "-m", "pip", "install", "--quiet"]
     subprocess.run([*pip, "--disable-pip-version-check", package], check=True)
     importlib.invalidate_caches()

@@ -73,7 +73,8 @@ if importlib.util.find_spec("tutorial_utils") is None:
 def _update(notebook: nbformat.NotebookNode, source: str) -> bool:
     """Put ``source`` into the notebook's setup cell, inserting one before the first code cell if needed."""
     code = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
-    if code and notebook.cells[code[0]].source.startswith(FIRST_LINE):
+    # Recognised by what it does, so that a cell in an older wording is replaced, not kept.
+    if code and 'find_spec("tutorial_utils")' in notebook.cells[code[0]].source:
         cell = notebook.cells[code[0]]
         changed = cell.source != source or TAG not in cell.metadata.get("tags", [])
         cell.source = source
