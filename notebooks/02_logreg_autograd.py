@@ -27,14 +27,17 @@
 #    hand-written $X^\top(\mathbf{p} - \mathbf{y})$ and that training ends where chapter 1 ended.
 
 # %% tags=["hide-cell"]
-# Colab, Kaggle, Binder or a Jupyter without this book's repository: install its helper package.
-# (Where it is installed already, this does nothing.)
+# Colab, Kaggle, Binder or a Jupyter outside the book's repository:
+# install the book's helper package (where it is installed, this does nothing).
 import importlib.util
 import subprocess
 import sys
 
 if importlib.util.find_spec("tutorial_utils") is None:
-    package = "tutorial-utils @ git+https://github.com/deep-learning-models-book/deep-learning-models-book@main"
+    package = (
+        "tutorial-utils @ git+https://github.com/deep-learning-models-book/"
+        "deep-learning-models-book@main"
+    )
     pip = [sys.executable, "-m", "pip", "install", "--quiet"]
     subprocess.run([*pip, "--disable-pip-version-check", package], check=True)
     importlib.invalidate_caches()
@@ -49,9 +52,8 @@ import tutorial_utils as tu
 device = tu.get_device()
 torch.manual_seed(0)
 split = tu.iris_binary_split()
-X_train, y_train, X_test, y_test = split.tensors(
-    device
-)  # float32 tensors on the device
+# float32 tensors on the device
+X_train, y_train, X_test, y_test = split.tensors(device)
 print("train:", tuple(X_train.shape), "| test:", tuple(X_test.shape))
 
 # %% [markdown]
@@ -66,6 +68,7 @@ w = torch.tensor(2.0, requires_grad=True)
 f = (3 * w) ** 2
 f.backward()
 print("df/dw =", w.grad.item())
+assert w.grad.item() == 36
 
 # %% [markdown]
 # ## The model
@@ -82,7 +85,7 @@ print("df/dw =", w.grad.item())
 
 # %% tags=["impl-autograd"]
 class LogisticRegressionAutograd:
-    """Logistic regression whose gradients come from autograd; the update is still by hand."""
+    """Logistic regression with gradients from autograd, updated by hand."""
 
     def __init__(self, num_features: int, device: torch.device):
         self.weights = torch.zeros(
@@ -165,8 +168,9 @@ for epoch in range(num_epochs):
     model.train_epoch(X_train, y_train, learning_rate=0.1)
     with torch.no_grad():
         costs.append(model.cost(model.forward(X_train), y_train).item())
+    train_acc = model.accuracy(X_train, y_train)
     print(
-        f"Epoch: {epoch + 1:03d} | Train ACC: {model.accuracy(X_train, y_train):.3f}"
+        f"Epoch: {epoch + 1:03d} | Train ACC: {train_acc:.3f}"
         f" | Cost: {costs[-1]:.3f}"
     )
 
@@ -235,8 +239,155 @@ plt.show()
 #
 # ## Exercises
 #
-# 1. Remove the two `grad.zero_()` calls. What happens to the cost, and why?
-# 2. Write the cost with `torch.nn.functional.binary_cross_entropy(probas, y, reduction="sum")` and
-#    confirm that the gradients do not change.
-# 3. Use `torch.autograd.grad(cost, [w, b])` instead of `backward()`. What is the difference in how
-#    the gradients are returned?
+# ````{exercise} Forgetting to zero the gradients
+# :label: ex-02-logreg-autograd-1
+# Remove the two `grad.zero_()` calls from `train_epoch` and train for ten
+# epochs. What happens to the cost, the parameters and the training
+# accuracy, and why?
+# ````
+#
+# ````{solution-start} ex-02-logreg-autograd-1
+# :class: dropdown
+# ````
+# `backward()` adds to `.grad`, so without zeroing, the step of epoch $k$
+# uses the sum of the first $k$ gradients. The first step is the same as
+# before and the second one larger, so the cost falls faster at first. Then
+# the steps keep growing, the net inputs grow until $\sigma(z)$ rounds to
+# exactly 1.0, and the cost becomes `nan`. The gradient turns NaN too: the
+# backward pass of $\log(1 - p)$ divides by $1 - p = 0$, and the infinity
+# is multiplied by the sigmoid's derivative $p (1 - p) = 0$. From then on
+# every parameter is NaN, `NaN >= 0.5` is false, and the model predicts
+# setosa for every flower.
+
+
+# %%
+class WithoutZeroing(LogisticRegressionAutograd):
+    def train_epoch(self, x, y, learning_rate):
+        self.cost(self.forward(x), y).backward()
+        with torch.no_grad():
+            self.weights -= learning_rate * self.weights.grad
+            self.bias -= learning_rate * self.bias.grad
+
+
+unzeroed = WithoutZeroing(num_features=2, device=device)
+unzeroed_costs = []
+for epoch in range(num_epochs):
+    unzeroed.train_epoch(X_train, y_train, learning_rate=0.1)
+    with torch.no_grad():
+        probas = unzeroed.forward(X_train)
+        unzeroed_costs.append(unzeroed.cost(probas, y_train).item())
+print("costs without zeroing:", np.round(unzeroed_costs[:4], 3).tolist())
+print("costs with zeroing:   ", np.round(costs[:4], 3).tolist())
+print("parameters:", unzeroed.weights.view(-1).tolist(), unzeroed.bias.item())
+setosa_share = (y_train == 0).float().mean().item()
+unzeroed_acc = unzeroed.accuracy(X_train, y_train)
+print(f"train ACC {unzeroed_acc:.3f}, the share of setosa {setosa_share:.3f}")
+assert unzeroed_costs[0] == costs[0] and unzeroed_costs[1] < costs[1]
+assert np.isnan(unzeroed_costs[-1]) and unzeroed.weights.isnan().all()
+assert unzeroed_acc == setosa_share
+
+# %% [markdown]
+# ````{solution-end}
+# ````
+#
+# ````{exercise} The library's cross-entropy
+# :label: ex-02-logreg-autograd-2
+# Write the cost with `torch.nn.functional.binary_cross_entropy(probas, y,
+# reduction="sum")` and confirm, at the parameters of the gradient check
+# above, that autograd's gradients do not change.
+# ````
+#
+# ````{solution-start} ex-02-logreg-autograd-2
+# :class: dropdown
+# ````
+# `binary_cross_entropy` computes the same summed cross-entropy; its only
+# difference, a clamp of each logarithm at $-100$, does not act at these
+# moderate probabilities (chapter 3 shows where it does).
+
+# %%
+library_probe = LogisticRegressionAutograd(num_features=2, device=device)
+with torch.no_grad():
+    library_probe.weights.copy_(probe.weights)
+    library_probe.bias.copy_(probe.bias)
+torch.nn.functional.binary_cross_entropy(
+    library_probe.forward(X_train), y_train, reduction="sum"
+).backward()
+for name in ("weights", "bias"):
+    ours = getattr(probe, name).grad.view(-1)
+    library = getattr(library_probe, name).grad.view(-1)
+    print(f"{name}: ours", np.round(ours.tolist(), 4).tolist(), end=" ")
+    print("| library", np.round(library.tolist(), 4).tolist())
+    assert torch.allclose(ours, library, atol=1e-5)
+
+# %% [markdown]
+# ````{solution-end}
+# ````
+#
+# ````{exercise} Gradients returned, not stored
+# :label: ex-02-logreg-autograd-3
+# Train the model for ten epochs with `torch.autograd.grad(cost, [weights,
+# bias])` instead of `cost.backward()`. How are the gradients returned, what
+# happens to `.grad`, and does the training still end at the chapter's
+# parameters?
+# ````
+#
+# ````{solution-start} ex-02-logreg-autograd-3
+# :class: dropdown
+# ````
+# `torch.autograd.grad` returns the gradients as a tuple, one per input, and
+# leaves `.grad` alone: it stays `None`. Nothing accumulates, so there is
+# nothing to zero, and the steps are the same as the chapter's.
+
+# %%
+returned = LogisticRegressionAutograd(num_features=2, device=device)
+for epoch in range(num_epochs):
+    cost = returned.cost(returned.forward(X_train), y_train)
+    grad_w, grad_b = torch.autograd.grad(
+        cost, [returned.weights, returned.bias]
+    )
+    with torch.no_grad():
+        returned.weights -= 0.1 * grad_w
+        returned.bias -= 0.1 * grad_b
+print("gradient shapes:", tuple(grad_w.shape), tuple(grad_b.shape))
+print(".grad after training:", returned.weights.grad, returned.bias.grad)
+same = torch.allclose(returned.weights, model.weights, atol=1e-6)
+print("the chapter's parameters:", same)
+assert returned.weights.grad is None and returned.bias.grad is None
+assert same and torch.allclose(returned.bias, model.bias, atol=1e-6)
+
+# %% [markdown]
+# ````{solution-end}
+# ````
+#
+# ````{exercise} A NaN gradient from a selection
+# :label: ex-02-logreg-autograd-4
+# Compute the gradient of $f(\mathbf{x}) = \sum_i g(x_i)$ with
+# $g(x) = \log x$ for $x > 0$ and $g(x) = 0$ otherwise, written as
+# `torch.where(x > 0, torch.log(x), 0.0)`, at $\mathbf{x} = (0, 1)$. Why is
+# the derivative at 0 NaN, although the branch taken there is a constant?
+# Rewrite $g$ so that the derivative there is 0.
+# ````
+#
+# ````{solution-start} ex-02-logreg-autograd-4
+# :class: dropdown
+# ````
+# `torch.where` computes both branches for every element, and its backward
+# pass sends a zero gradient into the branch that is not taken. The backward
+# pass of `log` then multiplies that zero by $1/x = \infty$ at $x = 0$, and
+# $0 \cdot \infty$ is NaN: chapter 1's blend of two tensors, met again in
+# the backward pass. The fix keeps the untaken branch finite: take the
+# logarithm of `torch.where(x > 0, x, 1.0)`.
+
+# %%
+x = torch.tensor([0.0, 1.0], requires_grad=True)
+(naive,) = torch.autograd.grad(torch.where(x > 0, torch.log(x), 0.0).sum(), x)
+safe_log = torch.log(torch.where(x > 0, x, 1.0))
+(safe,) = torch.autograd.grad(torch.where(x > 0, safe_log, 0.0).sum(), x)
+print("gradient with log(x):               ", naive.tolist())
+print("gradient with log(where(x>0, x, 1)):", safe.tolist())
+assert naive[0].isnan() and naive[1] == 1
+assert safe.tolist() == [0.0, 1.0]
+
+# %% [markdown]
+# ````{solution-end}
+# ````

@@ -30,14 +30,17 @@
 # for 15 epochs, so its final parameters differ from theirs.
 
 # %% tags=["hide-cell"]
-# Colab, Kaggle, Binder or a Jupyter without this book's repository: install its helper package.
-# (Where it is installed already, this does nothing.)
+# Colab, Kaggle, Binder or a Jupyter outside the book's repository:
+# install the book's helper package (where it is installed, this does nothing).
 import importlib.util
 import subprocess
 import sys
 
 if importlib.util.find_spec("tutorial_utils") is None:
-    package = "tutorial-utils @ git+https://github.com/deep-learning-models-book/deep-learning-models-book@main"
+    package = (
+        "tutorial-utils @ git+https://github.com/deep-learning-models-book/"
+        "deep-learning-models-book@main"
+    )
     pip = [sys.executable, "-m", "pip", "install", "--quiet"]
     subprocess.run([*pip, "--disable-pip-version-check", package], check=True)
     importlib.invalidate_caches()
@@ -48,7 +51,9 @@ import numpy as np
 
 import tutorial_utils as tu
 
-tf = tu.import_tensorflow()  # `import tensorflow as tf`, minus the C++ start-up log lines that vary by machine
+# `import tensorflow as tf`, minus the C++ start-up log lines that vary by
+# machine
+tf = tu.import_tensorflow()
 
 tf.random.set_seed(123)
 split = tu.iris_binary_split()
@@ -88,6 +93,7 @@ print(
     "batches per epoch; labels of the first batch:",
     batches[0][1].astype(int).tolist(),
 )
+assert len(batches) == 7 and len(X_train) - 7 * 10 == 5
 
 # %% [markdown]
 # ## 1. The TensorFlow 1 graph, through `tf.compat.v1`
@@ -142,7 +148,8 @@ with tf1.Session(graph=graph) as sess:
         )
         valid_acc = sess.run(accuracy, feed_dict={tf_x: X_test, tf_y: y_test})
         print(
-            f"Epoch: {epoch:03d} | AvgCost: {avg_cost:.3f} | Train/Valid ACC: {train_acc:.2f}/{valid_acc:.2f}"
+            f"Epoch: {epoch:03d} | AvgCost: {avg_cost:.3f}"
+            f" | Train/Valid ACC: {train_acc:.2f}/{valid_acc:.2f}"
         )
 
         batch_costs = []
@@ -165,11 +172,21 @@ with tf1.Session(graph=graph) as sess:
 
 # %%
 graph_params = graph_weights.reshape(-1).tolist() + [graph_bias.item()]
-print(
-    f"Weights: ({graph_params[0]:.4f}, {graph_params[1]:.4f}) | Bias: {graph_params[2]:.4f}"
-)
+w_1, w_2, b = graph_params
+print(f"Weights: ({w_1:.4f}, {w_2:.4f}) | Bias: {b:.4f}")
 print(f"Test accuracy: {graph_test_acc * 100:.2f}%")
 assert [f"{v:.4f}" for v in graph_params] == ["3.3118", "-2.4081", "-0.0100"]
+
+# Epoch 000: the untrained model, with tf.round(0.5) == 0, predicts class 0.
+with tf1.Session(graph=graph) as sess:
+    sess.run(init_op)
+    untrained = [
+        sess.run(accuracy, feed_dict={tf_x: x, tf_y: y})
+        for x, y in ((X_train, y_train), (X_test, y_test))
+    ]
+shares = [np.mean(y_train == 0), np.mean(y_test == 0)]
+assert float(tf.round(0.5)) == 0 and np.allclose(untrained, shares)
+assert [f"{a:.2f}" for a in untrained] == ["0.53", "0.40"]
 tu.glue("graph_parameters", [round(v, 4) for v in graph_params])
 tu.glue("graph_test_accuracy", round(float(graph_test_acc) * 100, 2))
 tu.glue("num_epochs", num_epochs)
@@ -227,8 +244,11 @@ for epoch in range(num_epochs):
         )
     ]
     eager_costs.append(float(np.mean(batch_costs)))
+    train_acc = accuracy_tf2(X_train, y_train)
+    valid_acc = accuracy_tf2(X_test, y_test)
     print(
-        f"Epoch: {epoch + 1:03d} | AvgCost: {eager_costs[-1]:.3f} | Train/Valid ACC: {accuracy_tf2(X_train, y_train):.2f}/{accuracy_tf2(X_test, y_test):.2f}"
+        f"Epoch: {epoch + 1:03d} | AvgCost: {eager_costs[-1]:.3f}"
+        f" | Train/Valid ACC: {train_acc:.2f}/{valid_acc:.2f}"
     )
 
 # %% [markdown]
@@ -236,13 +256,13 @@ for epoch in range(num_epochs):
 
 # %%
 eager_params = weights.numpy().reshape(-1).tolist() + [float(bias.numpy()[0])]
-print(
-    f"TF2 weights: ({eager_params[0]:.4f}, {eager_params[1]:.4f}) | Bias: {eager_params[2]:.4f}"
-)
-print(
-    f"largest difference to the graph version: {np.abs(np.subtract(eager_params, graph_params)).max():.1e}"
-)
+w_1, w_2, b = eager_params
+largest = np.abs(np.subtract(eager_params, graph_params)).max()
+print(f"TF2 weights: ({w_1:.4f}, {w_2:.4f}) | Bias: {b:.4f}")
+print(f"largest difference to the graph version: {largest:.1e}")
 assert np.allclose(eager_params, graph_params, atol=1e-5, rtol=0)
+# The same test accuracy as chapters 1-3 (100%), with other parameters:
+assert graph_test_acc == 1 and accuracy_tf2(X_test, y_test) == 1
 tu.glue("eager_parameters", [round(v, 4) for v in eager_params])
 tu.glue("eager_test_accuracy", round(accuracy_tf2(X_test, y_test) * 100, 2))
 
@@ -268,8 +288,167 @@ plt.show()
 #
 # ## Exercises
 #
-# 1. Give `iterate_minibatches` a different seed in every epoch (e.g. `seed=123 + epoch`). How much
-#    do the final parameters change?
-# 2. Replace the hand-written cost by `tf.nn.sigmoid_cross_entropy_with_logits` on the logits. Why
-#    is that the better choice (see chapter 3)?
-# 3. Remove `@tf.function` and compare the time per epoch. Where does the difference come from?
+# ````{exercise} The cost from the logits
+# :label: ex-04-logreg-tensorflow-1
+# Replace the hand-written cost of the TensorFlow 2 step by
+# `tf.nn.sigmoid_cross_entropy_with_logits` on the net input, and train with
+# the same batches. Do the parameters change? Then compare both costs and
+# their gradients for a setosa ($y = 0$) scored with a net input of 20.
+# ````
+#
+# ````{solution-start} ex-04-logreg-tensorflow-1
+# :class: dropdown
+# ````
+# On this problem the probabilities stay well inside $(0, 1)$, so both costs
+# take the same steps and the parameters agree to float32 rounding. At a net
+# input of 20, $\sigma(z)$ rounds to 1.0 in float32 (chapter 3), the
+# hand-written cost takes $\log 0 = -\infty$ and its gradient is NaN. The
+# logit version computes $\max(z, 0) - z y + \log(1 + e^{-|z|})$, which is
+# exact: cost 20, gradient 1. The helper `train_tape` trains fresh variables,
+# so the chapter's own stay as they are; the next solutions use it too.
+
+
+# %%
+def train_tape(seed_for_epoch=lambda epoch: 123, num_epochs=num_epochs):
+    """TF2 training of fresh variables on the logit cost; the parameters."""
+    w = tf.Variable(tf.zeros([2, 1]))
+    b = tf.Variable(tf.zeros([1]))
+    optimizer = tf.keras.optimizers.SGD(learning_rate=0.05)
+
+    @tf.function
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            z = tf.reshape(x @ w + b, [-1])
+            per_example = tf.nn.sigmoid_cross_entropy_with_logits(
+                labels=y, logits=z
+            )
+            batch_cost = tf.reduce_sum(per_example)
+        optimizer.apply_gradients(
+            zip(tape.gradient(batch_cost, [w, b]), [w, b])
+        )
+
+    for epoch in range(num_epochs):
+        for xb, yb in tu.iterate_minibatches(
+            (X_train, y_train), 10, shuffle=True, seed=seed_for_epoch(epoch)
+        ):
+            step(xb, yb)
+    return w.numpy().reshape(-1).tolist() + [float(b.numpy()[0])]
+
+
+logit_params = train_tape()
+gap = np.abs(np.subtract(logit_params, eager_params)).max()
+print("logit cost:", np.round(logit_params, 4).tolist())
+print(f"largest difference to the hand-written cost below 1e-5: {gap < 1e-5}")
+
+z, y = tf.Variable([20.0]), tf.constant([0.0])
+with tf.GradientTape(persistent=True) as tape:
+    p = tf.sigmoid(z)
+    at_20 = {
+        "by hand": -y * tf.math.log(p) - (1.0 - y) * tf.math.log(1.0 - p),
+        "from logits": tf.nn.sigmoid_cross_entropy_with_logits(
+            labels=y, logits=z
+        ),
+    }
+at_20 = {
+    name: (float(cost[0]), float(tape.gradient(cost, z)[0]))
+    for name, cost in at_20.items()
+}
+for name, (cost, grad) in at_20.items():
+    print(f"{name:>11}: cost {cost}, gradient {grad}")
+assert gap < 1e-5
+assert np.isinf(at_20["by hand"][0]) and np.isnan(at_20["by hand"][1])
+assert at_20["from logits"] == (20.0, 1.0)
+
+# %% [markdown]
+# ````{solution-end}
+# ````
+#
+# ````{exercise} Keras fit
+# :label: ex-04-logreg-tensorflow-2
+# Train the same model with Keras: a `Dense(1)` layer with zero initial
+# weights, compiled with SGD (learning rate 0.05) and
+# `BinaryCrossentropy(from_logits=True, reduction="sum")`, trained by `fit`
+# for 15 epochs in batches of 10. Feed it the rows in the order of
+# `iterate_minibatches` and pass `shuffle=False`. Does it land on the same
+# parameters? What test accuracy does Keras's `"accuracy"` metric report?
+# ````
+#
+# ````{solution-start} ex-04-logreg-tensorflow-2
+# :class: dropdown
+# ````
+# `fit` runs the same loop as `train_tape`, a tape, the gradients and the
+# SGD update per batch, inside a compiled function. Fed the 70 rows of the
+# seven batches in order and told not to shuffle, it takes exactly the same
+# steps (`iterate_minibatches` draws the same permutation every epoch).
+# The trap is the metric: `"accuracy"` compares the model's *outputs* with
+# 0.5, which for logits means $z \ge 0.5$ instead of $p \ge 0.5$, that is,
+# $z \ge 0$. `BinaryAccuracy(threshold=0.0)` asks the right question.
+
+# %%
+ordered = list(
+    tu.iterate_minibatches((X_train, y_train), 10, shuffle=True, seed=123)
+)
+X_ordered = np.concatenate([xb for xb, _ in ordered])
+y_ordered = np.concatenate([yb for _, yb in ordered])
+keras_model = tf.keras.Sequential(
+    [
+        tf.keras.Input((2,)),
+        tf.keras.layers.Dense(1, kernel_initializer="zeros"),
+    ]
+)
+keras_model.compile(
+    optimizer=tf.keras.optimizers.SGD(learning_rate=0.05),
+    loss=tf.keras.losses.BinaryCrossentropy(from_logits=True, reduction="sum"),
+    metrics=["accuracy", tf.keras.metrics.BinaryAccuracy(threshold=0.0)],
+)
+keras_model.fit(
+    X_ordered,
+    y_ordered,
+    batch_size=10,
+    epochs=num_epochs,
+    shuffle=False,
+    verbose=0,
+)
+kernel, keras_bias = keras_model.get_weights()
+keras_params = kernel.reshape(-1).tolist() + keras_bias.tolist()
+_, metric, right = keras_model.evaluate(X_test, y_test, verbose=0)
+print("Keras fit:", np.round(keras_params, 4).tolist())
+same = np.allclose(keras_params, logit_params, atol=1e-6)
+print(f"same as train_tape below 1e-6: {same}")
+print(f"test accuracy: 'accuracy' {metric:.2f}, threshold 0.0 {right:.2f}")
+assert len(X_ordered) == 70 and same
+assert metric < right == 1
+
+# %% [markdown]
+# ````{solution-end}
+# ````
+#
+# ````{exercise} A new order every epoch
+# :label: ex-04-logreg-tensorflow-3
+# Give `iterate_minibatches` a different seed in every epoch,
+# `seed=123 + epoch`, so that each epoch visits other batches in another
+# order. How much do the final parameters change, and the test accuracy?
+# ````
+#
+# ````{solution-start} ex-04-logreg-tensorflow-3
+# :class: dropdown
+# ````
+# Each order gives other intermediate steps, so the parameters end
+# elsewhere, but not far: the changes are a few hundredths, much smaller
+# than the parameters, and the boundary still separates the test set. A new
+# order every epoch also lets the five rows that one fixed order always
+# drops take part.
+
+# %%
+reshuffled = train_tape(seed_for_epoch=lambda epoch: 123 + epoch)
+change = np.abs(np.subtract(reshuffled, logit_params))
+w_new, b_new = np.array(reshuffled[:2]), reshuffled[2]
+reshuffled_acc = np.mean(((X_test @ w_new + b_new) >= 0) == y_test)
+print("a new order every epoch:", np.round(reshuffled, 4).tolist())
+print("change:", np.round(change, 4).tolist(), end=" | ")
+print(f"test accuracy {reshuffled_acc * 100:.2f}%")
+assert 0.01 < change.max() < 0.1 and reshuffled_acc == 1
+
+# %% [markdown]
+# ````{solution-end}
+# ````

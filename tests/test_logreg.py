@@ -22,6 +22,5 @@ def test_custom_where_rejects_probabilities():
         custom_where(torch.tensor([0.3, 0.7]), 1, 0)
 
 
-def test_custom_where_rejects_non_tensor():
-    with pytest.raises(TypeError):
-        custom_where([True, False], 1, 0)
+def test_custom_where_takes_a_list_as_cond():
+    assert custom_where([True, False], 1, 0).tolist() == [1, 0]
