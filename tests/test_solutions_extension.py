@@ -54,11 +54,13 @@ def scratch_notebook() -> dict:
 
 
 def scratch_config(hide: bool) -> dict:
-    """The book's own parse and sphinx settings (local extensions found from here), hiding or not."""
+    """The book's own parse and sphinx settings (local extensions and static files found from here), hiding or not."""
     sphinx = copy.deepcopy(CONFIG["sphinx"])
     sphinx["local_extensions"] = {name: str((ROOT / path).resolve())
                                   for name, path in sphinx.get("local_extensions", {}).items()}
-    sphinx.setdefault("config", {})["hide_solutions"] = hide
+    config = sphinx.setdefault("config", {})
+    config["hide_solutions"] = hide
+    config["html_static_path"] = [str((ROOT / path).resolve()) for path in config.get("html_static_path", [])]
     return {"title": "Scratch", "only_build_toc_files": True, "execute": {"execute_notebooks": "off"},
             "parse": CONFIG.get("parse", {}), "sphinx": sphinx}
 
