@@ -796,9 +796,10 @@ assert first == again != other
 # ````{solution-start} ex-06-char-rnn-tensorflow-4
 # :class: dropdown
 # ````
-# The same Python function, once compiled and once not, on two copies of one
-# model: the first update gives the same loss and the same weights, to float32
-# rounding. Eagerly, every operation of the 25 time steps, forward and
+# A `tf.function` keeps the Python function it compiles as its
+# `python_function`; called directly, that runs eagerly. The same step, once
+# compiled and once not, on two copies of one model: the first update gives
+# the same loss and the same weights, to float32 rounding. Eagerly, every operation of the 25 time steps, forward and
 # backward, is dispatched from Python, one at a time; compiled, TensorFlow runs
 # one graph. The times are of 20 updates each, after a first, untimed one
 # (where the compiled step is traced).
@@ -807,21 +808,6 @@ assert first == again != other
 # %% tags=["nbval-ignore-output"]
 # Path-dependent output (not compared by nbval): a speed ratio measured on
 # this machine. The assertions check that both steps compute the same update.
-def eager_train_step(model, optimizer):
-    """The training step of this chapter, without tf.function."""
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-    def train_step(inputs, targets, state):
-        with tf.GradientTape() as tape:
-            logits, state = model(inputs, state, training=True)
-            loss = loss_fn(targets, logits)
-        gradients = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
-        return loss, state
-
-    return train_step
-
-
 def time_updates(step, count=20):
     """Seconds per update of `step` over `count` updates, after one."""
     state = tf.zeros((batch_size, model.hidden_size))
@@ -837,12 +823,13 @@ def time_updates(step, count=20):
 
 
 copies = []
-for make_step in (make_train_step, eager_train_step):
+for eagerly in (False, True):
     keras.utils.set_random_seed(123)
     copy = init_unigram_bias(CharGRU(), train_data)
-    copies.append(
-        (copy, time_updates(make_step(copy, fast_optimizer(iterations))))
-    )
+    step = make_train_step(copy, fast_optimizer(iterations))
+    if eagerly:
+        step = step.python_function  # the function tf.function wraps
+    copies.append((copy, time_updates(step)))
 (compiled, (compiled_loss, compiled_s)), (eager, (eager_loss, eager_s)) = (
     copies
 )

@@ -21,18 +21,15 @@ sphinx-exercise registers its nodes for ``singlehtml``).
 from __future__ import annotations
 
 import argparse
-import functools
-import http.server
 import json
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import yaml
+
+import headless_chromium  # beside this script
 
 SCRIPTS = Path(__file__).resolve().parent
 ROOT = SCRIPTS.parent
@@ -42,7 +39,7 @@ PDF = BUILD / "pdf" / "book.pdf"
 DOCTREES = BUILD / "pdf" / ".doctrees"
 BOOK_PAGE = SINGLEHTML / "book.html"
 REPORT = PDF.with_suffix(".json")  # what the print checked, for tests/pdf/
-LOCAL_HOST = "127.0.0.1"
+LOCAL_HOST = headless_chromium.LOCAL_HOST
 
 # Print media only: the page keeps its screen look until Chromium prints it.
 PRINT_CSS = """
@@ -212,43 +209,18 @@ def build_singlehtml(quiet: bool = True) -> Path:
 
 # --- the print --------------------------------------------------------------------------------
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
-        pass
-
-
-class _Server(http.server.ThreadingHTTPServer):
-    def handle_error(self, request, client_address) -> None:
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
-@contextmanager
-def serve(folder: Path) -> Iterator[str]:
-    httpd = _Server((LOCAL_HOST, 0), functools.partial(_QuietHandler, directory=str(folder)))
-    thread = threading.Thread(target=httpd.serve_forever, name="book-pdf-http", daemon=True)
-    thread.start()
-    try:
-        yield f"http://{LOCAL_HOST}:{httpd.server_address[1]}/"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
-
-
 def print_pdf(page_path: Path, pdf: Path = PDF) -> dict:
     """Print ``page_path`` (a file under ``_build/singlehtml``) to ``pdf``; returns and saves what was checked."""
-    from headless_chromium import ARGS, executable
     from playwright.sync_api import sync_playwright
 
-    chromium = executable()
+    chromium = headless_chromium.executable()
     if chromium is None:
         raise SystemExit("Chromium not found (looked for $CHROMIUM, chromium, chromium-browser, google-chrome): "
                          "`make browser-deps` installs Debian's chromium")
     pdf.parent.mkdir(parents=True, exist_ok=True)
     failures: list[str] = []
-    with serve(SINGLEHTML) as base, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=ARGS)
+    with headless_chromium.serve(SINGLEHTML) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=headless_chromium.ARGS)
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 800}, service_workers="block")
             page = context.new_page()

@@ -1,4 +1,5 @@
-"""Debian's Chromium, headless and quiet: shared by the browser test and `make pdf`.
+"""Debian's Chromium, headless and quiet, and a local server for the built book: shared by the
+browser test and `make pdf`.
 
 Playwright drives the system's ``chromium`` (``make browser-deps`` installs it); it never
 downloads a browser of its own. The flags switch off Chromium's own background traffic
@@ -7,9 +8,17 @@ downloads a browser of its own. The flags switch off Chromium's own background t
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
 import shutil
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+LOCAL_HOST = "127.0.0.1"
 
 ARGS = [
     "--no-sandbox",
@@ -32,3 +41,28 @@ def executable() -> str | None:
         if found:
             return found
     return None
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+        pass
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a tab that moved on mid-response is no error
+            super().handle_error(request, client_address)
+
+
+@contextmanager
+def serve(folder: Path) -> Iterator[str]:
+    """Serve ``folder`` on a free local port, quietly; yields the base URL."""
+    httpd = _Server((LOCAL_HOST, 0), functools.partial(_QuietHandler, directory=str(folder)))
+    thread = threading.Thread(target=httpd.serve_forever, name="book-http", daemon=True)
+    thread.start()
+    try:
+        yield f"http://{LOCAL_HOST}:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)

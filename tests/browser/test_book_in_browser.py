@@ -17,12 +17,9 @@ Without Chromium the tests skip, except under ``CI=true``, where they fail.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +42,7 @@ import headless_chromium  # noqa: E402
 CHROMIUM_ARGS = headless_chromium.ARGS
 NOTEBOOK_OUTPUT = ".cell_output"
 NEXT_LINK = ".prev-next-area a.right-next"
-LOCAL_HOST = "127.0.0.1"
+LOCAL_HOST = headless_chromium.LOCAL_HOST
 REMOVED_OUTPUT_TAGS = {"remove-cell", "remove_cell", "remove-output", "remove_output"}
 
 
@@ -166,31 +163,12 @@ def _missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
-        pass
-
-
-class _Server(http.server.ThreadingHTTPServer):
-    def handle_error(self, request, client_address) -> None:
-        if not isinstance(sys.exc_info()[1], ConnectionError):  # a tab that moved on mid-response is no error
-            super().handle_error(request, client_address)
-
-
 @pytest.fixture(scope="session")
 def server() -> Iterator[str]:
     if not (HTML / "index.html").exists():
         pytest.fail(f"{HTML}/index.html is missing: run `make book` first", pytrace=False)
-    handler = functools.partial(_QuietHandler, directory=str(HTML))
-    httpd = _Server((LOCAL_HOST, 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, name="book-http", daemon=True)
-    thread.start()
-    try:
-        yield f"http://{LOCAL_HOST}:{httpd.server_address[1]}/"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
+    with headless_chromium.serve(HTML) as base:
+        yield base
 
 
 @pytest.fixture(scope="session")
