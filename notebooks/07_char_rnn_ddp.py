@@ -598,8 +598,9 @@ if os.cpu_count() < 4:  # four threads on fewer cores: the slowest row
 # many small operations one after another, not into arithmetic (chapter 6 measured this). So
 # halving a rank's share of the batch hardly shortens its update, and two ranks at 16 sequences
 # each take nearly as long per update as one rank at 32; on top of that they all-reduce 80,700
-# gradients per update. Two ranks therefore gain much less than a second core promises, and so
-# does a second thread inside one rank, for the same reason. On two cores, two ranks with two threads each ask for four
+# gradients per update. Two ranks therefore fall short of the doubling a second core promises,
+# and so does a second thread inside one rank, for the same reason (the table shows by how much
+# on the machine that ran it). On two cores, two ranks with two threads each ask for four
 # threads and are far slower: each rank's threads wait for each other at every small operation
 # while the other rank's threads hold the cores. (With more cores than threads, that last row
 # looks like the others.)

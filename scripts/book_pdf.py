@@ -92,15 +92,6 @@ OPEN_FOLDED = """() => {
   for (const el of document.querySelectorAll('.admonition.toggle-hidden')) el.classList.remove('toggle-hidden');
 }"""
 
-SCROLL_THROUGH = """async () => {
-  for (const img of document.images) if (img.loading === 'lazy') img.loading = 'eager';
-  const frame = () => new Promise(r => requestAnimationFrame(() => r()));
-  window.scrollTo(0, document.documentElement.scrollHeight);
-  await frame();
-  window.scrollTo(0, 0);
-  await frame();
-}"""
-
 # Resolves once MathJax has typeset the page; names every formula it left as TeX or as an error.
 MATH_DONE = """async () => {
   const formulas = [...document.querySelectorAll('span.math, div.math')];
@@ -238,7 +229,7 @@ def print_pdf(page_path: Path, pdf: Path = PDF) -> dict:
                     and failures.append(f"{r.url}: HTTP {r.status}"))
             page.goto(base + page_path.relative_to(SINGLEHTML).as_posix(), wait_until="load")
             page.evaluate(OPEN_FOLDED)
-            page.evaluate(SCROLL_THROUGH)
+            page.evaluate(headless_chromium.SCROLL_THROUGH)
             page.wait_for_function("() => [...document.images].every(img => img.complete)", polling=100)
             math = page.evaluate(MATH_DONE)
             page.add_style_tag(content=PRINT_CSS)

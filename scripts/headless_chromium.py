@@ -20,6 +20,17 @@ from pathlib import Path
 
 LOCAL_HOST = "127.0.0.1"
 
+# Scrolls a page to its end and back, so that lazily loaded images load before they are checked.
+SCROLL_THROUGH = """async () => {
+  // Lazy images load once near the viewport; hidden ones (menus, dark-mode variants) never would.
+  for (const img of document.images) if (img.loading === 'lazy') img.loading = 'eager';
+  const frame = () => new Promise(r => requestAnimationFrame(() => r()));
+  window.scrollTo(0, document.documentElement.scrollHeight);
+  await frame();
+  window.scrollTo(0, 0);
+  await frame();
+}"""
+
 ARGS = [
     "--no-sandbox",
     "--disable-gpu",

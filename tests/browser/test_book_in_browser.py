@@ -233,16 +233,6 @@ window.addEventListener('error', e => {
 }, true);
 """
 
-SCROLL_THROUGH = """async () => {
-  // Lazy images load once near the viewport; hidden ones (menus, dark-mode variants) never would.
-  for (const img of document.images) if (img.loading === 'lazy') img.loading = 'eager';
-  const frame = () => new Promise(r => requestAnimationFrame(() => r()));
-  window.scrollTo(0, document.documentElement.scrollHeight);
-  await frame();
-  window.scrollTo(0, 0);
-  await frame();
-}"""
-
 IMAGE_STATES = """() => [...document.images].map(img => ({
   src: img.currentSrc || img.src || img.outerHTML.slice(0, 120),
   complete: img.complete,
@@ -289,7 +279,7 @@ def test_page(tab: LoadedPage, server: str, index: int) -> None:
         problems.append(f"<title> {page.title()!r} does not contain the h1 {heading!r}")
 
     # Images: all of them loaded, including lazy ones further down.
-    page.evaluate(SCROLL_THROUGH)
+    page.evaluate(headless_chromium.SCROLL_THROUGH)
     _wait_for_images(page)
     broken = [img["src"] for img in page.evaluate(IMAGE_STATES)
               if not img["complete"] or img["errored"] or (img["naturalWidth"] == 0 and not img["svg"])]
