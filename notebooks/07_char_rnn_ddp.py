@@ -807,14 +807,18 @@ assert dist_defaults.default_pg_timeout.total_seconds() == 30 * 60
 # the larger shard would still keep the others waiting at every all-reduce.
 
 # %%
+import re
 from fractions import Fraction
 
 try:
     torchrun(2, "--batch-size", "31", name="odd")
     refusal = None
 except RuntimeError as error:  # torchrun() raises with the ranks' stderr
-    lines = str(error).splitlines()
-    refusal = next(line for line in lines if "not a multiple" in line)
+    # both ranks write it; their lines may interleave, so search, not split
+    found = re.search(
+        r"--batch-size 31: not a multiple.*?such as \d+", str(error)
+    )
+    refusal = found.group() if found else None
 print("each rank said:")
 print(refusal)
 assert refusal.startswith("--batch-size 31: not a multiple of 2 ranks;")
