@@ -9,7 +9,7 @@ target), side by side in one process:
    target, times that time per iteration;
 2. chapter 6's fast recipe: chapter 6's ``train_fast`` (64 x 25 characters, truncated BPTT, a
    schedule of 700 iterations, the read-out's bias started at the characters' log-frequencies,
-   one thread) with ``stop_at_loss``, a validation every 25 iterations;
+   one thread) with ``stop_at_loss``, a validation every ``EVAL_EVERY`` (10) iterations;
 3. the fastest recipe found here, the same ``train_fast`` and model with three options: the GRU's
    time loop in C++ (``fused_gru.py``), Adam's fused update, two threads;
 4. the ratios of the loop's time to theirs at three targets: the loop's loss at the end of its
@@ -58,6 +58,9 @@ from tutorial_utils.charrnn import (
 )
 from tutorial_utils.results import machine_description, read_result, write_result
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # fused_gru.py, provenance.py
+from provenance import code_fingerprint  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results"
 DEVICE = torch.device("cpu")  # set by main() from TUTORIAL_DEVICE / CUDA availability
 FULL_ITERATIONS = 20_000
@@ -105,8 +108,12 @@ CURVE_COLUMNS = {"iteration": "iteration", "training_seconds": "training time (s
 
 #: the columns of the default run's table: one row per way of training, each timed to the headline target
 VERSION_COLUMNS = {"version": "version", "ms_per_iteration": "time per iteration (ms)", "iterations": "iterations to the target",
+                   "characters_to_target": "characters to the target (millions)",
+                   "characters_per_second": "characters per second (thousands)",
                    "training_seconds": "time to the target (s)", "validation_loss": "validation loss there (nats/char)",
                    "bits_per_char": "bits per char", "time_ratio": "loop's time / this one's"}
+#: characters in one iteration of the original loop: one portion of 200 (``run_full``)
+LOOP_CHARACTERS_PER_ITERATION = 200
 #: the columns of the default run's second table: one row per target
 TARGET_COLUMNS = {"target": "target (nats/char)", "meaning": "the target is", "loop_iteration": "loop: first check at or below",
                   "loop_seconds": "loop (s)", "chapter_seconds": "chapter's recipe (s)", "chapter_ratio": "loop / chapter's recipe",
@@ -125,7 +132,8 @@ def save_result(args: argparse.Namespace, mode: str, **fields: Any) -> None:
     """Write the result of one mode ("" for the default run) to ``--output`` or its file in benchmarks/results."""
     name = f"char_rnn_{mode}" if mode else "char_rnn"
     command = "python benchmarks/char_rnn_benchmark.py" + (f" --{mode}" if mode else "")
-    write_result(args.output or RESULTS / f"{name}.json", benchmark=name, command=command, **fields)
+    write_result(args.output or RESULTS / f"{name}.json", benchmark=name, command=command,
+                 code_fingerprint=code_fingerprint(name), **fields)
 
 
 def log(message: str) -> None:
@@ -308,15 +316,22 @@ def run_default(args: argparse.Namespace, train: torch.Tensor, valid: torch.Tens
 
     headline, _ = targets[0]
     loop = loop_at(headline)
+    loop_characters = loop["iteration"] * LOOP_CHARACTERS_PER_ITERATION
     rows = [{"version": "original loop (1 x 200 chars, the GRU stepped per character, 1 thread)", "ms_per_iteration": round(loop_ms, 2),
-             "iterations": loop["iteration"], "training_seconds": loop["training_seconds"],
+             "iterations": loop["iteration"], "characters_to_target": round(loop_characters / 1e6, 4),
+             "characters_per_second": round(loop_characters / loop["training_seconds"] / 1e3, 2),
+             "training_seconds": loop["training_seconds"],
              "validation_loss": loop["validation_loss"], "bits_per_char": round(bits_per_char(loop["validation_loss"]), 5),
              "time_ratio": 1.0}]
     for recipe in recipes:
         reached = first_crossing(runs[recipe.name]["curve"], headline)
+        characters = reached and reached["iteration"] * recipe.batch_size * recipe.seq_len
         rows.append({"version": f"{recipe.name} ({recipe.describe()})",
                      "ms_per_iteration": reached and round(reached["training_seconds"] / reached["iteration"] * 1000, 2),
-                     "iterations": reached and reached["iteration"], "training_seconds": reached and reached["training_seconds"],
+                     "iterations": reached and reached["iteration"],
+                     "characters_to_target": reached and round(characters / 1e6, 4),
+                     "characters_per_second": reached and round(characters / reached["training_seconds"] / 1e3, 2),
+                     "training_seconds": reached and reached["training_seconds"],
                      "validation_loss": reached and reached["validation_loss"],
                      "bits_per_char": reached and round(bits_per_char(reached["validation_loss"]), 5),
                      "time_ratio": ratio(loop, reached)})
@@ -326,8 +341,13 @@ def run_default(args: argparse.Namespace, train: torch.Tensor, valid: torch.Tens
         f"here over {args.loop_iterations} iterations. The fast recipes run chapter 6's train_fast with stop_at_loss, a "
         f"validation every {EVAL_EVERY} iterations, and stop at the first at or below the target; training time excludes "
         "the validation pauses.",
-        "The loop's cost is per-call overhead (400 small GRU calls per iteration), the fast recipes' is arithmetic, so the "
-        "ratio is a property of the machine: a processor with faster calls and slower arithmetic gives a smaller one.",
+        "Each time ratio is the product of two factors, both in the table: the loop's characters to the target over this "
+        "version's (fewer characters: the recipe, i.e. batches, schedule and head start) times this version's characters "
+        "per second over the loop's (more characters per second: the implementation). "
+        + "; ".join(f"{row['version'].split(' (')[0]}: {rows[0]['characters_to_target'] / row['characters_to_target']:.2f}x "
+                    f"fewer characters x {row['characters_per_second'] / rows[0]['characters_per_second']:.1f}x more "
+                    f"characters per second = {row['time_ratio']:.1f}x" for row in rows[1:] if row["time_ratio"])
+        + ". The ratios are properties of this machine.",
         "All versions ran in this one process.",
         *trial_note,
     ]
@@ -501,7 +521,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--target-loss", type=float, default=None, help="a target instead of the full run's (short trial runs)")
     parser.add_argument("--output", type=Path, default=None, help="result file (default: benchmarks/results/<name>.json)")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(Path(__file__).resolve().parent))  # fused_gru.py
     global DEVICE
     DEVICE = tu.get_device()
     train, valid = load_data()

@@ -28,27 +28,38 @@ import torch.nn.functional as F
 import tutorial_utils as tu
 from tutorial_utils.results import write_result
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from provenance import code_fingerprint  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results"
+EPOCH_ROUNDS = 7  # rounds of one epoch per contender (softmax regression)
+ITERATION_ROUNDS = 50  # rounds of one training iteration per contender (char-GRU)
 
 
-def timed(run: Callable[[], object], warmup: int, repeats: int) -> float:
-    """Median seconds of ``run()`` over ``repeats`` calls, after ``warmup`` untimed ones."""
-    for _ in range(warmup):
-        run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def alternated(runs: dict[str, Callable[[], object]], warmup: int, rounds: int) -> dict[str, list[float]]:
+    """Seconds of each run in each of ``rounds`` rounds, after ``warmup`` untimed calls of each.
+
+    Every round calls each run once, one after the other, so a drift in the machine's speed over
+    the minutes of the measurement affects all of them alike.
+    """
+    for run in runs.values():
+        for _ in range(warmup):
+            run()
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return times
 
 
-def softmax_epochs(tf, keras) -> dict[str, float]:
+def softmax_epochs(tf, keras) -> dict[str, Callable[[], object]]:
     from tutorial_utils import softmax_tf
 
     images, labels, _, _ = tu.load_mnist_arrays()
     X = images.reshape(len(images), -1).astype(np.float32) / 255
-    times = {}
+    runs = {}
 
     torch.manual_seed(123)
     model = tu.SoftmaxRegression(784, 10)
@@ -63,7 +74,7 @@ def softmax_epochs(tf, keras) -> dict[str, float]:
             cost.backward()
             optimizer.step()
 
-    times["PyTorch: the chapter's loop over in-memory batches"] = timed(pytorch_epoch, 1, 3)
+    runs["PyTorch: the chapter's loop over in-memory batches"] = pytorch_epoch
 
     keras.utils.set_random_seed(123)
     tf_model = softmax_tf.softmax_regression()
@@ -74,15 +85,15 @@ def softmax_epochs(tf, keras) -> dict[str, float]:
         for features, targets in batches:
             step(features, targets)
 
-    times["TensorFlow: GradientTape step in tf.function, tf.data"] = timed(tape_epoch, 1, 3)
+    runs["TensorFlow: GradientTape step in tf.function, tf.data"] = tape_epoch
 
     fit_model = softmax_tf.softmax_regression()
     fit_model.compile(optimizer=keras.optimizers.SGD(0.1), loss=softmax_tf.cross_entropy())
-    times["Keras: fit"] = timed(lambda: fit_model.fit(X, labels, batch_size=256, epochs=1, shuffle=True, verbose=0), 1, 3)
-    return times
+    runs["Keras: fit"] = lambda: fit_model.fit(X, labels, batch_size=256, epochs=1, shuffle=True, verbose=0)
+    return runs
 
 
-def char_rnn_iterations(tf, keras) -> dict[str, float]:
+def char_rnn_iterations(tf, keras) -> dict[str, Callable[[], object]]:
     from tutorial_utils import charrnn, charrnn_tf
 
     iterations, batch_size, seq_len = 700, 64, 25  # chapter 6's recipe
@@ -90,7 +101,7 @@ def char_rnn_iterations(tf, keras) -> dict[str, float]:
     text = tu.clean_text(tu.load_novel_text())
     encoded = tu.encode_text(text)
     train = encoded[: round(len(encoded) * 0.9)]
-    times = {}
+    runs = {}
 
     torch.manual_seed(123)
     model = charrnn.CharRNN()
@@ -104,7 +115,7 @@ def char_rnn_iterations(tf, keras) -> dict[str, float]:
         _, state["hidden"] = charrnn.tbptt_step(model, optimizer, inputs, targets, None if fresh else state["hidden"], lr)
         state["index"] += 1
 
-    times["PyTorch: the chapter's tbptt_step"] = timed(pytorch_iteration, 5, 50)
+    runs["PyTorch: the chapter's tbptt_step"] = pytorch_iteration
 
     keras.utils.set_random_seed(123)
     tf_model = charrnn_tf.CharGRU()
@@ -117,8 +128,8 @@ def char_rnn_iterations(tf, keras) -> dict[str, float]:
         _, tf_state["hidden"] = step(inputs, targets, hidden)
         tf_state["index"] += 1
 
-    times["TensorFlow: the twin's tf.function step"] = timed(tensorflow_iteration, 5, 50)
-    return times
+    runs["TensorFlow: the twin's tf.function step"] = tensorflow_iteration
+    return runs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,22 +147,31 @@ def main(argv: list[str] | None = None) -> int:
     tf.config.set_visible_devices([], "GPU")  # the comparison is on the CPU
 
     rows = []
-    for task, unit, measured in (("softmax regression on MNIST, one epoch (235 steps of 256)", "ms per epoch", softmax_epochs(tf, keras)),
-                                 ("char-GRU, one training iteration (64 x 25 characters)", "ms per iteration", char_rnn_iterations(tf, keras))):
+    tasks = (("softmax regression on MNIST, one epoch (235 steps of 256)", "ms per epoch", softmax_epochs(tf, keras), 1, EPOCH_ROUNDS),
+             ("char-GRU, one training iteration (64 x 25 characters)", "ms per iteration", char_rnn_iterations(tf, keras), 5,
+              ITERATION_ROUNDS))
+    for task, unit, runs, warmup, rounds in tasks:
+        measured = alternated(runs, warmup, rounds)
         baseline = next(iter(measured.values()))
         for way, seconds in measured.items():
-            rows.append({"task": task, "way": way, "milliseconds": round(seconds * 1000, 1), "unit": unit,
-                         "ratio": round(seconds / baseline, 2)})
-            print(f"{task} | {way}: {seconds * 1000:.1f} {unit} ({seconds / baseline:.2f}x PyTorch)", flush=True)
+            ratio = statistics.median(s / b for s, b in zip(seconds, baseline))  # paired within each round
+            rows.append({"task": task, "way": way, "milliseconds": round(statistics.median(seconds) * 1000, 1),
+                         "milliseconds_min": round(min(seconds) * 1000, 1), "milliseconds_max": round(max(seconds) * 1000, 1),
+                         "unit": unit, "ratio": round(ratio, 2)})
+            print(f"{task} | {way}: {statistics.median(seconds) * 1000:.1f} {unit} ({ratio:.2f}x PyTorch)", flush=True)
     write_result(
         args.output,
         benchmark="frameworks",
+        code_fingerprint=code_fingerprint("frameworks"),
         title="PyTorch and TensorFlow on the same work, measured in one run",
         command="python benchmarks/frameworks.py" + (f" --threads {args.threads}" if args.threads != 1 else ""),
-        columns={"task": "task", "way": "framework and way", "milliseconds": "time (ms)", "unit": "per", "ratio": "time vs PyTorch"},
+        columns={"task": "task", "way": "framework and way", "milliseconds": "time (ms, median)", "milliseconds_min": "fastest",
+                 "milliseconds_max": "slowest", "unit": "per", "ratio": "time vs PyTorch"},
         rows=rows,
-        notes=[f"CPU only, {args.threads} thread(s) for each framework; median of 3 epochs or 50 iterations after untimed warm-up "
-               "rounds (tf.function tracing happens there).",
+        notes=[f"CPU only, {args.threads} thread(s) for each framework. The contenders of a task take turns: {EPOCH_ROUNDS} rounds of "
+               f"one epoch each, or {ITERATION_ROUNDS} rounds of one iteration each, after untimed warm-up calls (tf.function "
+               "tracing happens there); the time is the median over the rounds, with the fastest and slowest round beside "
+               "it, and the ratio is the median of the rounds' ratios to PyTorch's time in the same round.",
                "The models and the steps are the chapters' own, imported from tutorial_utils: chapter 6's tbptt_step with its "
                "cosine_lr schedule, and the TensorFlow twin's compiled step, whose schedule is part of its optimizer; the PyTorch "
                "softmax loop repeats chapter 5's epoch."],

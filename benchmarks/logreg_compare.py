@@ -1,12 +1,14 @@
 """The four logistic-regression chapters side by side, measured in one run.
 
 Each notebook is executed top to bottom in a fresh kernel, one after the other. For every
-implementation the table gives the lines of code in the cells tagged ``impl-<name>`` (the model and
-its training), the parameters and test accuracy the notebook glued (myst-nb's named results), and
-the time per epoch of its training cell (tagged ``impl-<name>`` and ``timed``). That time is
-measured inside the notebook's own kernel, once the notebook has run: the training cell is run
-again ``--repeats`` times under ``time.perf_counter`` with its printing discarded, and the median is
-divided by the glued number of epochs. No cross-check runs inside the timed cells.
+implementation the table gives the parameters and test accuracy the notebook glued (myst-nb's
+named results) and the time per epoch of its training cell (tagged ``impl-<name>`` and ``timed``).
+That time is measured inside a notebook kernel that has run the notebook up to and including that
+cell, and nothing after it: the training cell is run again ``--repeats`` times under
+``time.perf_counter`` with its printing discarded, and the median is divided by the glued number
+of epochs. No cross-check runs inside the timed cells. The lines of code in the cells tagged
+``impl-<name>`` (the model and its training) are not recorded: they are counted from the
+notebooks when the book is built (:func:`line_counts`).
 
     python benchmarks/logreg_compare.py [--output benchmarks/results/logreg_compare.json]
 """
@@ -25,9 +27,12 @@ from nbclient import NotebookClient
 from tutorial_utils.record import notebook_glue
 from tutorial_utils.results import write_result
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from provenance import code_fingerprint  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
-from notebook_cells import tagged_sources  # noqa: E402
+from notebook_cells import code_lines  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -64,25 +69,39 @@ tu.glue({name!r}, statistics.median(_times))
 """
 
 
-def tagged_lines(stem: str, tag: str) -> int:
-    """Lines of code (not blank, not comments) in the cells of ``notebooks/<stem>.py`` tagged ``tag``."""
-    sources = tagged_sources(ROOT / "notebooks" / f"{stem}.py", tag)
-    return sum(1 for source in sources for line in source.splitlines() if line.strip() and not line.strip().startswith("#"))
+def line_counts() -> dict[str, int]:
+    """Implementation -> lines of code in its cells tagged ``impl-<name>``, counted in the notebooks now."""
+    return {impl.label: code_lines(ROOT / "notebooks" / f"{impl.notebook}.py", impl.tag) for impl in IMPLEMENTATIONS}
+
+
+def run_cells(notebook: nbformat.NotebookNode, stop_after: int | None = None) -> None:
+    """Execute the notebook's cells in a fresh kernel, all of them or up to and including ``stop_after``."""
+    client = NotebookClient(notebook, kernel_name="python3", timeout=600, resources={"metadata": {"path": str(ROOT / "notebooks")}})
+    with client.setup_kernel():
+        for index, cell in enumerate(notebook.cells[: None if stop_after is None else stop_after + 1]):
+            client.execute_cell(cell, index)
 
 
 def execute(stem: str, repeats: int) -> nbformat.NotebookNode:
-    """Run a notebook, then, in the same kernel, time the training cell of each of its implementations."""
+    """Run a notebook to read what it glued; then time the training cell of each of its implementations.
+
+    Each training cell is timed in a fresh kernel that has run the notebook up to and including that
+    cell and nothing after it, so the later cells (exercises that rebind the names the training cell
+    uses, such as ``optimizer`` or ``cost``) cannot change what is timed.
+    """
     notebook = nbformat.read(ROOT / "notebooks" / f"{stem}.ipynb", as_version=4)
-    client = NotebookClient(notebook, kernel_name="python3", timeout=600, resources={"metadata": {"path": str(ROOT / "notebooks")}})
-    with client.setup_kernel():
-        for index, cell in enumerate(notebook.cells):
-            client.execute_cell(cell, index)
-        for impl in (impl for impl in IMPLEMENTATIONS if impl.notebook == stem):
-            timed = [c.source for c in notebook.cells if c.cell_type == "code" and {impl.tag, "timed"} <= set(c.metadata.get("tags", []))]
-            if len(timed) != 1:
-                raise SystemExit(f"{stem}: expected one cell tagged {impl.tag} and timed, found {len(timed)}")
-            notebook.cells.append(nbformat.v4.new_code_cell(TIMING_CELL.format(repeats=repeats, source=timed[0], name=f"seconds_{impl.tag}")))
-            client.execute_cell(notebook.cells[-1], len(notebook.cells) - 1)
+    run_cells(notebook)
+    for impl in (impl for impl in IMPLEMENTATIONS if impl.notebook == stem):
+        timed = [index for index, c in enumerate(notebook.cells)
+                 if c.cell_type == "code" and {impl.tag, "timed"} <= set(c.metadata.get("tags", []))]
+        if len(timed) != 1:
+            raise SystemExit(f"{stem}: expected one cell tagged {impl.tag} and timed, found {len(timed)}")
+        prefix = nbformat.read(ROOT / "notebooks" / f"{stem}.ipynb", as_version=4)
+        name = f"seconds_{impl.tag}"
+        prefix.cells.insert(timed[0] + 1, nbformat.v4.new_code_cell(
+            TIMING_CELL.format(repeats=repeats, source=prefix.cells[timed[0]].source, name=name)))
+        run_cells(prefix, stop_after=timed[0] + 1)
+        notebook.cells.append(prefix.cells[timed[0] + 1])  # its glued time, read with the notebook's values
     return notebook
 
 
@@ -104,7 +123,6 @@ def main(argv: list[str] | None = None) -> int:
         seconds = values[f"seconds_{impl.tag}"]
         rows.append({
             "implementation": impl.label,
-            "lines": tagged_lines(impl.notebook, impl.tag),
             "library_does": impl.library_does,
             "parameters": f"({parameters[0]:.4f}, {parameters[1]:.4f}), {parameters[2]:.4f}",
             "test_accuracy": f"{values[impl.accuracy]:.1f}%",
@@ -112,20 +130,21 @@ def main(argv: list[str] | None = None) -> int:
         })
     for row in rows:
         row["time_ratio"] = round(row["ms_per_epoch"] / rows[0]["ms_per_epoch"], 1)
-        print(f"{row['implementation']:<45} | {row['lines']:3d} lines | {row['ms_per_epoch']:8.2f} ms/epoch | {row['time_ratio']:.1f}x")
+        print(f"{row['implementation']:<45} | {row['ms_per_epoch']:8.2f} ms/epoch | {row['time_ratio']:.1f}x")
     write_result(
         args.output,
         benchmark="logreg_compare",
+        code_fingerprint=code_fingerprint("logreg_compare"),
         title="Four implementations of logistic regression, measured in one run",
         command="python benchmarks/logreg_compare.py",
-        columns={"implementation": "implementation", "lines": "lines (model + training)", "library_does": "what the library does",
+        columns={"implementation": "implementation", "library_does": "what the library does",
                  "parameters": "weights, bias", "test_accuracy": "test accuracy", "ms_per_epoch": "ms per epoch",
                  "time_ratio": "time vs hand-written"},
         rows=rows,
         notes=[
             "Chapters 1-3 train 10 full-batch epochs (lr 0.1); chapter 4 trains 15 epochs of 7 mini-batches (lr 0.05), hence other parameters.",
             f"Time per epoch: the median over {args.repeats} runs of each implementation's training cell, timed with "
-            "time.perf_counter inside the notebook's kernel after the notebook ran, divided by the epochs. Each epoch includes "
+            "time.perf_counter in a notebook kernel that ran the notebook up to that cell and no further, divided by the epochs. Each epoch includes "
             "what its cell does per epoch: chapters 1-3 one full-batch update, the cost and the training accuracy; the TF1 graph "
             "a Session.run for the training and the test accuracy and one per mini-batch (9 calls), inside a new Session; TF2 "
             "one tf.function call per mini-batch (7) and two accuracy evaluations. The tf.function is traced before the timing.",

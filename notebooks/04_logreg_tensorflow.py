@@ -21,10 +21,11 @@
 # variables, then run it in a `Session`. That code no longer runs as written on TensorFlow 2, but
 # the same graph still can, through `tf.compat.v1`. We will
 #
-# 1. run the original graph, mini-batch schedule and all, on TensorFlow 2 and reproduce its
-#    published numbers,
-# 2. write the same model in idiomatic TensorFlow 2 (`tf.Variable`, `tf.GradientTape`,
-#    `tf.function`) and show that it lands on the same parameters.
+# 1. run the original graph, mini-batch schedule and all, on TensorFlow 2 and
+#    reproduce its published parameters and starting accuracies,
+# 2. write the same model in idiomatic TensorFlow 2 (`tf.Variable`,
+#    `tf.GradientTape`, `tf.function`) and show that it lands on the same
+#    parameters, to within $10^{-5}$.
 #
 # Unlike chapters 1–3, this model trains with mini-batches of 10 examples and learning rate 0.05
 # for 15 epochs, so its final parameters differ from theirs.
@@ -95,6 +96,29 @@ print(
 )
 assert len(batches) == 7 and len(X_train) - 7 * 10 == 5
 
+# %% tags=["hide-input"]
+# Every call draws the permutation of a fresh RandomState(123): a second call
+# yields the same batches, and the five rows after the first 70 of that
+# permutation are never visited.
+again = tu.iterate_minibatches(
+    (X_train, y_train), batch_size=10, shuffle=True, seed=123
+)
+assert all(
+    np.array_equal(x, x_again) and np.array_equal(y, y_again)
+    for (x, y), (x_again, y_again) in zip(batches, again, strict=True)
+)
+permutation = np.arange(len(X_train))
+np.random.RandomState(123).shuffle(permutation)
+visited = np.concatenate(
+    [
+        index
+        for *_, index in tu.iterate_minibatches(
+            (X_train, y_train, np.arange(len(X_train))), 10, True, 123
+        )
+    ]
+)
+assert np.array_equal(visited, permutation[:70])
+
 # %% [markdown]
 # ## 1. The TensorFlow 1 graph, through `tf.compat.v1`
 #
@@ -104,9 +128,11 @@ assert len(batches) == 7 and len(X_train) - 7 * 10 == 5
 # $J = -\sum_i [y^{(i)} \log p^{(i)} + (1 - y^{(i)}) \log(1 - p^{(i)})]$, and plain gradient
 # descent updates $\theta \leftarrow \theta - 0.05\,\nabla_\theta J$ after each batch.
 #
-# Two TensorFlow 2 details: placeholders only exist inside a graph, so everything is built under
-# `graph.as_default()`; and the parameters are fetched as the variable objects, because fetching
-# `'weights:0'` by name returns a resource handle in TF2 rather than the values.
+# Two TensorFlow 2 details: placeholders only exist inside a graph (eagerly,
+# `tf1.placeholder` raises a `RuntimeError`), so everything is built under
+# `graph.as_default()`; and the parameters are fetched as the variable objects,
+# because fetching `'weights:0'` by name returns the variable's resource handle
+# in TF2 rather than its values.
 
 # %% tags=["impl-tf1-graph"]
 tf1 = tf.compat.v1
@@ -130,6 +156,25 @@ with graph.as_default():
     correct = tf.equal(tf_y, tf.round(probas))
     accuracy = tf.reduce_mean(tf.cast(correct, tf.float32))
     init_op = tf1.global_variables_initializer()
+
+# %% tags=["hide-input"]
+# TF2 has no tf.placeholder or tf.Session, and tf1.placeholder raises a
+# RuntimeError outside a graph; "weights:0" is a resource handle, while the
+# variable object fetches the float32 values.
+assert not hasattr(tf, "placeholder") and not hasattr(tf, "Session")
+try:
+    tf1.placeholder(tf.float32, shape=[None, 2])
+except RuntimeError as error:
+    assert "not compatible with eager execution" in str(error)
+else:
+    raise AssertionError("tf1.placeholder ran eagerly")
+assert graph.get_tensor_by_name("weights:0").dtype == tf.resource
+with tf1.Session(graph=graph) as sess:
+    sess.run(init_op)
+    by_name = sess.run("weights:0")
+    by_variable = sess.run(params["weights"])
+assert by_name.dtype != np.float32
+assert by_variable.dtype == np.float32 and by_variable.shape == (2, 1)
 
 # %% [markdown]
 # Each line reports the accuracies *before* that epoch's updates (so epoch 000 shows the untrained
@@ -187,6 +232,10 @@ with tf1.Session(graph=graph) as sess:
 shares = [np.mean(y_train == 0), np.mean(y_test == 0)]
 assert float(tf.round(0.5)) == 0 and np.allclose(untrained, shares)
 assert [f"{a:.2f}" for a in untrained] == ["0.53", "0.40"]
+
+# %% tags=["hide-input"]
+# Chapters 1-3 ended elsewhere, at (4.2267, -2.9613) and 0.0994.
+assert np.abs(np.subtract(graph_params, [4.2267, -2.9613, 0.0994])).min() > 0.1
 tu.glue("graph_parameters", [round(v, 4) for v in graph_params])
 tu.glue("graph_test_accuracy", round(float(graph_test_acc) * 100, 2))
 tu.glue("num_epochs", num_epochs)
@@ -198,10 +247,11 @@ tu.glue("num_epochs", num_epochs)
 #
 # ## 2. Idiomatic TensorFlow 2
 #
-# Eager execution runs operations immediately, like PyTorch. `tf.GradientTape` records them and
-# returns gradients, and `tf.function` traces the Python step once into a graph, which gives back
-# most of TF1's speed without sessions and placeholders. The batches, the order and the
-# learning rate are the same as above.
+# Eager execution runs operations immediately, like PyTorch. `tf.GradientTape`
+# records them and returns gradients, and `tf.function` traces the Python step
+# once into a graph that every later call runs, without sessions and
+# placeholders. The batches, the order and the learning rate are the same as
+# above.
 
 # %% tags=["impl-tf2"]
 weights = tf.Variable(tf.zeros([2, 1]), name="weights")
@@ -263,6 +313,10 @@ print(f"largest difference to the graph version: {largest:.1e}")
 assert np.allclose(eager_params, graph_params, atol=1e-5, rtol=0)
 # The same test accuracy as chapters 1-3 (100%), with other parameters:
 assert graph_test_acc == 1 and accuracy_tf2(X_test, y_test) == 1
+
+# %% tags=["hide-input"]
+# Every mini-batch has 10 examples, so tf.function traced the step once.
+assert train_step.experimental_get_tracing_count() == 1
 tu.glue("eager_parameters", [round(v, 4) for v in eager_params])
 tu.glue("eager_test_accuracy", round(accuracy_tf2(X_test, y_test) * 100, 2))
 
@@ -280,8 +334,9 @@ plt.show()
 # %% [markdown]
 # ## Summary
 #
-# - TF1 separates building a graph from running it; `tf.compat.v1` still runs such graphs on TF2,
-#   which reproduces the original post's numbers.
+# - TF1 separates building a graph from running it; `tf.compat.v1` still runs
+#   such graphs on TF2, and this one reproduces the original post's published
+#   parameters and starting accuracies.
 # - In TF2 the same model is a few variables, a `GradientTape` and a `tf.function`-compiled step.
 # - Mini-batches change the trajectory: 15 epochs of 7 updates with learning rate 0.05 end at
 #   different parameters from chapters 1–3's 10 full-batch updates, yet the test accuracy is the same.
@@ -300,8 +355,8 @@ plt.show()
 # :class: dropdown
 # ````
 # On this problem the probabilities stay well inside $(0, 1)$, so both costs
-# take the same steps and the parameters agree to float32 rounding. At a net
-# input of 20, $\sigma(z)$ rounds to 1.0 in float32 (chapter 3), the
+# take nearly the same steps and the parameters agree to within $10^{-5}$. At
+# a net input of 20, $\sigma(z)$ rounds to 1.0 in float32 (chapter 3), the
 # hand-written cost takes $\log 0 = -\infty$ and its gradient is NaN. The
 # logit version computes $\max(z, 0) - z y + \log(1 + e^{-|z|})$, which is
 # exact: cost 20, gradient 1. The helper `train_tape` trains fresh variables,
@@ -359,6 +414,20 @@ assert gap < 1e-5
 assert np.isinf(at_20["by hand"][0]) and np.isnan(at_20["by hand"][1])
 assert at_20["from logits"] == (20.0, 1.0)
 
+# %% tags=["hide-input"]
+# sigmoid(20) is 1.0 in float32 here too, and the logit cost is
+# max(z, 0) - z y + log(1 + exp(-|z|)), to within 1e-6.
+assert float(tf.sigmoid(20.0)) == 1.0
+logits = np.array([-30.0, -1.0, 0.0, 2.0, 20.0])
+labels = np.array([1.0, 0.0, 1.0, 0.0, 0.0])
+formula = (
+    np.maximum(logits, 0) - logits * labels + np.log1p(np.exp(-np.abs(logits)))
+)
+from_tf = tf.nn.sigmoid_cross_entropy_with_logits(
+    labels=labels.astype(np.float32), logits=logits.astype(np.float32)
+)
+assert np.allclose(from_tf, formula, rtol=0, atol=1e-6)
+
 # %% [markdown]
 # ````{solution-end}
 # ````
@@ -378,11 +447,12 @@ assert at_20["from logits"] == (20.0, 1.0)
 # ````
 # `fit` runs the same loop as `train_tape`, a tape, the gradients and the
 # SGD update per batch, inside a compiled function. Fed the 70 rows of the
-# seven batches in order and told not to shuffle, it takes exactly the same
-# steps (`iterate_minibatches` draws the same permutation every epoch).
-# The trap is the metric: `"accuracy"` compares the model's *outputs* with
-# 0.5, which for logits means $z \ge 0.5$ instead of $p \ge 0.5$, that is,
-# $z \ge 0$. `BinaryAccuracy(threshold=0.0)` asks the right question.
+# seven batches in order and told not to shuffle, it takes the same steps
+# and ends on exactly the same parameters (`iterate_minibatches` draws the
+# same permutation every epoch). The trap is the metric: `"accuracy"` counts
+# a prediction as class 1 when the model's *output* is greater than 0.5,
+# which for logits means $z > 0.5$ instead of $p > 0.5$, that is, $z > 0$.
+# `BinaryAccuracy(threshold=0.0)` asks the right question.
 
 # %%
 ordered = list(
@@ -413,11 +483,37 @@ kernel, keras_bias = keras_model.get_weights()
 keras_params = kernel.reshape(-1).tolist() + keras_bias.tolist()
 _, metric, right = keras_model.evaluate(X_test, y_test, verbose=0)
 print("Keras fit:", np.round(keras_params, 4).tolist())
-same = np.allclose(keras_params, logit_params, atol=1e-6)
-print(f"same as train_tape below 1e-6: {same}")
+same = np.array_equal(keras_params, logit_params)
+print(f"identical to train_tape: {same}")
 print(f"test accuracy: 'accuracy' {metric:.2f}, threshold 0.0 {right:.2f}")
 assert len(X_ordered) == 70 and same
 assert metric < right == 1
+
+# %% tags=["hide-input"]
+# fit runs compiled, not eagerly. "accuracy" counts a logit of exactly 0.5 as
+# class 0 (it asks z > 0.5), and BinaryAccuracy(threshold=0.0) counts a logit
+# of exactly 0 as class 0 (z > 0).
+assert not keras_model.run_eagerly
+at_half = tf.keras.Sequential(
+    [
+        tf.keras.Input((2,)),
+        tf.keras.layers.Dense(
+            1,
+            kernel_initializer="zeros",
+            bias_initializer=tf.keras.initializers.Constant(0.5),
+        ),
+    ]
+)
+at_half.compile(
+    loss=tf.keras.losses.BinaryCrossentropy(from_logits=True),
+    metrics=["accuracy"],
+)
+one_row, label_1 = np.zeros((1, 2), np.float32), np.ones(1, np.float32)
+assert float(at_half(one_row)[0, 0]) == 0.5
+assert at_half.evaluate(one_row, label_1, verbose=0)[1] == 0.0
+at_zero = tf.keras.metrics.BinaryAccuracy(threshold=0.0)
+at_zero.update_state(label_1, np.zeros(1, np.float32))
+assert float(at_zero.result()) == 0.0
 
 # %% [markdown]
 # ````{solution-end}
@@ -449,6 +545,31 @@ print("change:", np.round(change, 4).tolist(), end=" | ")
 print(f"test accuracy {reshuffled_acc * 100:.2f}%")
 assert 0.01 < change.max() < 0.1 and reshuffled_acc == 1
 
+# %% tags=["hide-input"]
+# One fixed order never visits five rows; the fifteen orders of seeds 123 to
+# 137 visit every row.
+rows = np.arange(len(X_train))
+fixed = {
+    i
+    for *_, batch in tu.iterate_minibatches(
+        (X_train, y_train, rows), 10, True, 123
+    )
+    for i in batch
+}
+every_epoch = {
+    i
+    for epoch in range(num_epochs)
+    for *_, batch in tu.iterate_minibatches(
+        (X_train, y_train, rows), 10, True, 123 + epoch
+    )
+    for i in batch
+}
+assert len(fixed) == 70 and every_epoch == set(rows)
+
 # %% [markdown]
 # ````{solution-end}
 # ````
+
+# %% tags=["hide-input"]
+# This chapter runs on TensorFlow alone: it never loaded PyTorch.
+assert "torch" not in sys.modules

@@ -164,43 +164,78 @@ plt.show()
 #
 # where every exponent is at most 0, so nothing overflows and the sum is at least 1.
 # `F.cross_entropy(logits, targets)` does exactly this (it is `F.log_softmax` followed by
-# `F.nll_loss`). Computing the probabilities first and taking their logarithm afterwards fails
-# as soon as a probability rounds to zero. A single example with three logits shows it:
+# `F.nll_loss`). Computing the probabilities first and taking their logarithm
+# afterwards fails once the true class's probability is too small for
+# `float32`. A single example with three logits shows it, with each class in
+# turn as the true one:
 
 # %%
-logits = torch.tensor([[100.0, 0.0, -100.0]], requires_grad=True)
-target = torch.tensor([2])
-
+logits = torch.tensor([[100.0, 0.0, -100.0]])
 probas = F.softmax(logits, dim=1)
-naive = -torch.log(probas[0, target[0]])
-naive.backward()
-naive_grad = logits.grad.clone()
-logits.grad = None
-
-stable = F.cross_entropy(logits, target)
-stable.backward()
-
-by_hand = torch.logsumexp(logits, dim=1) - logits[0, 2]
 
 
-def show(gradient):
-    return "(" + ", ".join(f"{g:.1f}" for g in gradient[0].tolist()) + ")"
+def naive_cross_entropy(z, target):
+    return -torch.log(F.softmax(z, dim=1)[0, target[0]])
+
+
+def cost_and_gradient(loss_fn, true_class):
+    z = logits.clone().requires_grad_()
+    cost = loss_fn(z, torch.tensor([true_class]))
+    cost.backward()
+    return cost.item() + 0.0, z.grad[0] + 0.0  # + 0.0: no -0.0
+
+
+def show(cost, gradient):
+    values = ", ".join(f"{g:.1f}" for g in gradient.tolist())
+    return f"{cost:9.4f} ({values})"
 
 
 print("probabilities:", ", ".join(f"{p:.3e}" for p in probas[0].tolist()))
-for name, cost, gradient in [
-    ("-log(softmax(z))[2]", naive, naive_grad),
-    ("F.cross_entropy(z, 2)", stable, logits.grad),
-]:
-    print(f"{name + ':':<22} {cost.item():8.4f} | gradient {show(gradient)}")
-print(f"{'log-sum-exp by hand:':<22} {by_hand.item():8.4f}")
+print("true class | -log(softmax(z))[y]       | F.cross_entropy(z, y)")
+results = {}
+for true_class in range(3):
+    naive = cost_and_gradient(naive_cross_entropy, true_class)
+    stable = cost_and_gradient(F.cross_entropy, true_class)
+    results[true_class] = naive, stable
+    print(f"{true_class:>10} | {show(*naive):<25} | {show(*stable)}")
+by_hand = torch.logsumexp(logits, dim=1) - logits[0, 2]
+print(f"log-sum-exp by hand, true class 2: {by_hand.item():.4f}")
+
+# %% tags=["hide-input"]
+# What the text below says about the table, and F.cross_entropy's definition.
+(naive_0, _), (naive_1, _), (naive_2, _) = results.values()
+assert probas[0, 2] == 0 and 0 < probas[0, 1] < 1e-43
+assert naive_2[0] == float("inf") and naive_2[1].isnan().all()
+assert naive_1[1][0] == float("inf") and naive_1[1][1:].isnan().all()
+assert 99.9 < naive_1[0] < 99.99  # finite, but off
+assert naive_0[0] == 0 and naive_0[1].isfinite().all()
+for true_class, (_, (cost, gradient)) in results.items():
+    one_hot = F.one_hot(torch.tensor(true_class), 3)
+    assert cost == 100.0 * true_class  # 0, 100 and 200, exactly
+    assert torch.equal(gradient, probas[0] - one_hot)
+assert by_hand.item() == 200.0
+private = torch.Generator().manual_seed(0)  # leaves the global one alone
+some_logits = torch.randn(64, 10, generator=private)
+some_labels = torch.randint(10, (64,), generator=private)
+assert torch.equal(
+    F.cross_entropy(some_logits, some_labels),
+    F.nll_loss(F.log_softmax(some_logits, dim=1), some_labels),
+)
 
 # %% [markdown]
-# The probability of class 2 is $e^{-200} \approx 10^{-87}$, far below the smallest `float32`
-# number, so it is stored as 0: the naive cost is infinite and its gradient is not a number,
-# which would destroy the weights in one step. The logit form gives the exact cost, 200, and the
-# gradient $\mathbf{p} - \text{one-hot}(y) = (1, 0, -1)$. This is why the model below returns its
-# logits for the loss and its probabilities only for predictions.
+# The probability of class 2 is $e^{-200} \approx 10^{-87}$, far below the
+# smallest `float32` number, so it is stored as 0: with class 2 as the true
+# class the naive cost is infinite and its gradient is not a number, which
+# would destroy the weights in one step. The trouble starts before a
+# probability reaches zero. Class 1's, $e^{-100} \approx 3.7 \times 10^{-44}$,
+# is still stored, but only roughly, as the printed $3.784 \times 10^{-44}$:
+# the naive cost is a little off, and its gradient, which divides by that
+# probability, overflows to `inf` and `nan`. A probability that rounds to zero
+# does no harm where it is not the true class's (with class 0 as the true
+# class). The logit form gives the exact costs, 0, 100 and 200, and in every
+# case the gradient $\mathbf{p} - \text{one-hot}(y)$, for class 2 $(1, 0, -1)$
+# to the printed decimal. This is why the model below returns its logits for
+# the loss and its probabilities only for predictions.
 #
 # The model of the original post: a `Linear(784, 10)` layer whose weights and bias are set to
 # zero (the cost is convex, so no random start is needed), returning both outputs.
@@ -226,15 +261,19 @@ class SoftmaxRegression(torch.nn.Module):
 # %% [markdown]
 # ## The training loop of the original post
 #
-# One epoch visits every training image once, in mini-batches of 256, and takes one SGD step per
-# batch; every 50 batches it logs the cost. Accuracy is measured by a second pass over a data
-# set without gradients. These two functions are the original code with two changes: they
-# return plain numbers, and the log shows the cost to 3 decimals instead of 4. After hundreds of
-# float32 steps, two processors (or a GPU) that add in a different order agree to about
-# $10^{-7}$, and one of the logged costs lies just $1.4 \times 10^{-7}$ from a rounding boundary
-# at the fourth decimal: its last digit would depend on the machine. At 3 decimals every logged
-# cost is at least $8 \times 10^{-6}$ from a boundary. The functions work with any loader that
-# yields `(features, targets)`.
+# One epoch visits every training image once, in mini-batches of 256, and
+# takes one SGD step per batch; every 50 batches it logs the cost. Accuracy is
+# measured by a second pass over a data set without gradients. The two
+# functions below hold the original post's code, with these changes: the body
+# of its epoch loop becomes `train_epoch`; `compute_accuracy` turns gradients
+# off itself (the original's caller does it, with
+# `torch.set_grad_enabled(False)`) and returns a Python number instead of a
+# tensor; and the log shows the cost, read with `.item()`, to 3 decimals
+# instead of 4. Another processor, or a GPU, adds the same float32 numbers in
+# another order and can end a few rounding errors away; a logged cost that lies
+# that close to a rounding boundary would print a different last digit there.
+# At 3 decimals the rounding boundaries lie ten times further apart. The
+# functions work with any loader that yields `(features, targets)`.
 
 
 # %% tags=["twin-step"]
@@ -282,16 +321,21 @@ def compute_accuracy(model, data_loader):
 # %% [markdown]
 # ## An aside: where the batches come from
 #
-# The original feeds the model through `DataLoader`, which for every image of every epoch calls
-# the dataset's `__getitem__` in Python: it builds a PIL image from the stored bytes, converts it
-# with `ToTensor` and stacks 256 such tensors into a batch. For a model this small that work
-# costs far more than the model. The 60,000 training images take 188 MB as `float32`, so we
-# convert them once with `tu.mnist_to_tensors` (dividing the bytes by 255, as `ToTensor` does)
-# and cut the batches out of the tensors with `tu.TensorLoader`. Under the same seed,
-# `TensorLoader` draws from PyTorch's generator exactly what `DataLoader` draws, so it delivers
-# the same batches in the same order, and every number below is the one the `DataLoader` version
-# prints (the book's tests compare the two batch by batch). How much time that saves, for 20
-# batches:
+# The original feeds the model through `DataLoader`, which for every image of
+# every epoch calls the dataset's `__getitem__` in Python: it builds a PIL image
+# from the stored bytes, converts it with `ToTensor` and stacks 256 such
+# tensors into a batch. For a model this small that work takes far longer than
+# the model's own: 20 batches through `DataLoader` take more than five times
+# as long as 20 training steps. The 60,000 training images take 188 MB as
+# `float32`, so we convert them once with `tu.mnist_to_tensors` (dividing the
+# bytes by 255, as `ToTensor` does) and cut the batches out of the tensors with
+# `tu.TensorLoader`. Under the same seed, `TensorLoader` draws from PyTorch's
+# generator exactly what `DataLoader` draws: it delivers the same batches in
+# the same order and leaves the generator in the same state, so every result
+# below is the one the `DataLoader` version gives. The book's tests check this
+# batch by batch on a small data set, and a folded cell below on MNIST itself,
+# for a shuffled pass over the training set and a pass over the test set. How
+# much time the tensors save, for 20 batches:
 
 # %%
 X_train, y_train = tu.mnist_to_tensors(train_dataset, device)
@@ -301,7 +345,8 @@ assert (
     torch.equal(image.view(-1), X_train[1234].cpu())
     and label == y_train[1234].item()
 )
-print(f"X_train: {tuple(X_train.shape)} {X_train.dtype}")
+megabytes = X_train.nelement() * X_train.element_size() / 1e6
+print(f"X_train: {tuple(X_train.shape)} {X_train.dtype}, {megabytes:.0f} MB")
 print(f"X_test:  {tuple(X_test.shape)} {X_test.dtype}")
 
 train_loader = tu.TensorLoader(
@@ -330,12 +375,71 @@ print(
     f"20 batches from tensors: {tensor_seconds:.4f} s ({speedup:.0f}x faster)"
 )
 
+
+# %% tags=["hide-input"]
+# The text above: DataLoader takes more than five times as long as the tensors
+# and as 20 training steps, and TensorLoader gives DataLoader's batches and
+# leaves the generator as DataLoader does (the state decides the next pass).
+def seconds_for_steps(count=20):
+    net = SoftmaxRegression(num_features, num_classes).to(device)
+    sgd = torch.optim.SGD(net.parameters(), lr=learning_rate)
+
+    def step(i):
+        rows = slice(i * batch_size, (i + 1) * batch_size)
+        cost = F.cross_entropy(net(X_train[rows])[0], y_train[rows])
+        sgd.zero_grad()
+        cost.backward()
+        sgd.step()
+
+    step(0)  # the first step also sets things up
+    tu.synchronize(device)
+    start = time.perf_counter()
+    for i in range(count):
+        step(i)
+    tu.synchronize(device)
+    return time.perf_counter() - start
+
+
+assert speedup > 5 and pipeline_seconds > 5 * seconds_for_steps()
+
+
+def one_pass_each(train, test):
+    """Flat features and targets, on the CPU, of a training and a test pass."""
+    torch.manual_seed(random_seed)
+    for loader in (train, test):
+        for features, targets in loader:
+            yield features.view(len(features), -1).cpu(), targets.cpu()
+
+
+by_dataloader = list(
+    one_pass_each(
+        DataLoader(train_dataset, batch_size=batch_size, shuffle=True),
+        DataLoader(test_dataset, batch_size=batch_size, shuffle=False),
+    )
+)
+state_after_dataloader = torch.get_rng_state()
+count = 0
+for (features, targets), (features_dl, targets_dl) in zip(
+    one_pass_each(train_loader, test_loader), by_dataloader, strict=True
+):
+    assert torch.equal(features, features_dl)
+    assert torch.equal(targets, targets_dl)
+    count += 1
+assert count == len(train_loader) + len(test_loader) == 235 + 40
+assert torch.equal(torch.get_rng_state(), state_after_dataloader)
+del by_dataloader
+
 # %% [markdown]
 # ## Training
 #
-# The loop of the original post, seeded right before training as there, with one addition: after
-# each epoch it also reports the accuracy on the test set (in its stored order, without
-# shuffling). The test images are never used for training.
+# The loop of the original post, seeded right before training as there, with
+# one addition: after each epoch it also reports the accuracy on the test set
+# (in its stored order, without shuffling). The test images are never used for
+# training, but the extra pass changes the batch order. Every pass of a loader
+# draws a number from PyTorch's generator as it starts, shuffled or not
+# (`DataLoader` draws it for its worker processes, and `TensorLoader` does the
+# same), so from the second epoch on the batches come in another order than in
+# the original post.
 
 # %%
 model = SoftmaxRegression(
@@ -357,12 +461,26 @@ for epoch in range(num_epochs):
 tu.synchronize(device)
 print(f"Training time: {(time.perf_counter() - start) / 60:.2f} min")
 
+# %% tags=["hide-input"]
+# Starting a pass over the test set, unshuffled, draws from the global
+# generator: DataLoader does, and TensorLoader draws the same.
+state = torch.get_rng_state()
+states_after = []
+for loader in (DataLoader(test_dataset, batch_size=batch_size), test_loader):
+    torch.set_rng_state(state)
+    iter(loader)
+    states_after.append(torch.get_rng_state())
+torch.set_rng_state(state)
+assert not torch.equal(states_after[0], state)
+assert torch.equal(states_after[0], states_after[1])
+
 # %% [markdown]
 # ## Evaluation
 #
-# The cost starts at $\ln 10 \approx 2.303$ as predicted, and the accuracy climbs quickly in the first
-# epoch and slowly afterwards. The final test accuracy must be at least 91.5%; the cell fails
-# otherwise.
+# The cost starts at $\ln 10 \approx 2.303$ as predicted, and the accuracy
+# climbs quickly in the first epoch, to more than 85%, and by less than five
+# points in the nine epochs after it. The final test accuracy must be at least
+# 91.5%; the cell fails otherwise.
 
 # %%
 test_accuracy = compute_accuracy(model, test_loader)
@@ -373,6 +491,11 @@ print(
 assert test_accuracy >= 91.5, (
     f"test accuracy {test_accuracy:.2f}% is below 91.5%"
 )
+
+# %% tags=["hide-input"]
+# The first epoch's climb and the slow one after it, as the text says.
+assert train_accuracies[0] > 85
+assert train_accuracies[-1] - train_accuracies[0] < 5
 tu.glue("test_accuracy", round(test_accuracy, 2))
 tu.glue("train_accuracy", round(train_accuracies[-1], 2))
 
@@ -394,10 +517,20 @@ ax.legend()
 fig.tight_layout()
 plt.show()
 
+# %% tags=["hide-input"]
+# In every epoch the test accuracy is higher than the training accuracy, by
+# less than a point; the model has 784 x 10 weights and 10 biases.
+assert all(
+    0 < test - train < 1
+    for train, test in zip(train_accuracies, test_accuracies)
+)
+assert sum(p.numel() for p in model.parameters()) == 7_850
+
 # %% [markdown]
-# Training and test accuracy stay within a percentage point of each other (here the test
-# accuracy is even slightly higher): a linear model with 7,850 parameters has little room to
-# overfit 60,000 images. What limits it is its capacity, not the amount of data.
+# Training and test accuracy stay within a percentage point of each other in
+# every epoch (here the test accuracy is even slightly higher): a linear model
+# with 7,850 parameters has little room to overfit 60,000 images. What limits
+# it is its capacity, not the amount of data.
 #
 # ## What the model learned
 #
@@ -495,14 +628,20 @@ plt.show()
 # - Softmax regression scores each class with its own linear function and turns the scores into
 #   probabilities with the softmax; the cross-entropy cost has the gradient
 #   $\mathbf{p} - \text{one-hot}(y)$, as in logistic regression.
-# - The loss is computed from logits with the log-sum-exp trick: `F.cross_entropy(logits, y)`,
-#   never `-log(softmax(...))`, which returns `inf` and `nan` as soon as a probability underflows.
-# - On MNIST, ten epochs of SGD from zero weights reach {glue:text}`test_accuracy`% test accuracy
-#   ({glue:text}`train_accuracy`% on the training set), with training and test accuracy close together; the learned weights look like digit templates, and the
-#   mistakes are digits that no single template fits.
-# - For a model this small the input pipeline is the bottleneck: MNIST converted once to tensors
-#   on the device gives batches many times faster than `DataLoader` + `ToTensor`, and a loader
-#   that draws the random numbers as `DataLoader` does keeps every result identical.
+# - The loss is computed from logits with the log-sum-exp trick:
+#   `F.cross_entropy(logits, y)`, never `-log(softmax(...))`, which returns
+#   `inf` or `nan` once the true class's probability is too small for
+#   `float32`.
+# - On MNIST, ten epochs of SGD from zero weights reach
+#   {glue:text}`test_accuracy`% test accuracy ({glue:text}`train_accuracy`% on
+#   the training set), with training and test accuracy within a point of each
+#   other; the learned weights look like digit templates, and the mistakes are
+#   digits that no single template fits.
+# - For a model this small the input pipeline is the bottleneck: MNIST
+#   converted once to tensors on the device gives batches more than five times
+#   faster than `DataLoader` + `ToTensor`, and a loader that draws the random
+#   numbers as `DataLoader` does gives the same batches, and so the same
+#   results.
 #
 # ## Exercises
 #
@@ -565,7 +704,7 @@ assert abs(F.cross_entropy(one_hot, torch.tensor([0])).item() - floor) < 1e-6
 assert abs(right_costs[0] - np.log(10)) < 1e-6
 assert abs(wrong_costs[0] - np.log(10)) < 1e-6
 assert min(wrong_costs) > floor
-assert wrong_accuracy < right_accuracy - 5
+assert 50 < wrong_accuracy < right_accuracy - 5  # learns, but slowly
 
 # %% [markdown]
 # The double softmax still learns, but slowly: the outer softmax flattens
@@ -749,7 +888,7 @@ for name, accuracy in results.items():
     print(f"{name + ':':<34} {accuracy:.2f}% test accuracy")
 W1 = hidden_zero.linear[0].weight.detach()
 largest = W1.abs().max().item()
-identical = (W1 - W1[0]).abs().max().item() <= 1e-6 * largest
+identical = torch.equal(W1, W1[0].expand_as(W1))  # bit for bit
 print(f"zero start: every hidden unit has the same weights: {identical}")
 print(f"(the largest of them moved from 0 to {largest:.4f})")
 zero, random, zero_hidden, random_hidden = results.values()
@@ -760,8 +899,8 @@ assert zero_hidden < 20 and random_hidden > 60
 # %% [markdown]
 # Softmax regression ends the epoch within half a point of the zero start.
 # The hidden layer started at zero has moved its weights, but all 32 units
-# still have the same ones, and the network has learned next to nothing; the
-# same network from random weights learns.
+# still have the same ones, bit for bit, and the network has learned next to
+# nothing; the same network from random weights learns.
 #
 # ````{solution-end}
 # ````

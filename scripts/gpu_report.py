@@ -69,6 +69,9 @@ def main(out: Path) -> int:
 
     from tutorial_utils.results import markdown_table, write_result
 
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from provenance import code_fingerprint
+
     smi = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
                          capture_output=True, text=True).stdout.strip() if shutil.which("nvidia-smi") else "not found"
     rows = nbval_rows(out) + benchmark_rows(out)
@@ -77,7 +80,7 @@ def main(out: Path) -> int:
              "Notebooks run with TUTORIAL_DEVICE=cuda under nbval, as `make test` runs them on the CPU; "
              "TensorFlow notebooks are checked on the CPU only."]
     write_result(out / "gpu_check.json", benchmark="gpu_check", title="The book on a GPU", command="bash scripts/gpu_check.sh",
-                 columns=columns, rows=rows, notes=notes)
+                 code_fingerprint=code_fingerprint("gpu_check"), columns=columns, rows=rows, notes=notes)
     (out / "gpu_check.md").write_text("# The book on a GPU\n\n" + markdown_table(columns, rows) + "\n" + "\n".join(f"- {n}" for n in notes) + "\n")
     failed = any("FAILED" in str(row["gpu"]) or row["gpu"] == "did not run" for row in rows)
     return 1 if failed or not rows else 0

@@ -18,3 +18,9 @@ def tagged_sources(notebook: Path, tag: str) -> list[str]:
     if not sources:
         raise SystemExit(f"{notebook} has no code cell tagged {tag!r}")
     return sources
+
+
+def code_lines(notebook: Path, tag: str) -> int:
+    """Lines of code (not blank, not comments) in the code cells of ``notebook`` tagged ``tag``."""
+    return sum(1 for source in tagged_sources(notebook, tag) for line in source.splitlines()
+               if line.strip() and not line.strip().startswith("#"))

@@ -71,6 +71,34 @@ def test_every_notebook_is_in_the_table_of_contents():
     assert not missing, f"not in _toc.yml: {missing}"
 
 
+GLUE_CALL = re.compile(r"(?<![\w.])(?:tu\.)?glue\(")
+FOLDED = {"hide-input", "hide-cell", "remove-input", "remove-cell"}
+
+
+def visible_glue_cells(notebook) -> list[int]:
+    """The code cells (numbered from 1) that call glue without being folded: bookkeeping in the lesson."""
+    return [number for number, cell in enumerate(code_cells(notebook), start=1)
+            if GLUE_CALL.search(cell.source) and not FOLDED & set(cell.metadata.get("tags", []))]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_no_glue_call_sits_in_a_cell_the_reader_sees(path):
+    """Glue is bookkeeping: it belongs in a folded (hide-input) cell after the lesson cell, not in the lesson."""
+    cells = visible_glue_cells(jupytext.read(path.with_suffix(".py")))
+    assert not cells, f"{path.name}: code cells {cells} call glue; move those calls into a cell tagged hide-input"
+
+
+def test_the_glue_rule_catches_a_visible_call():
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell("loss = 1.0\ntu.glue('loss', loss)"),
+        nbformat.v4.new_code_cell("tu.glue('loss', loss)", metadata={"tags": ["hide-input"]}),
+        nbformat.v4.new_code_cell("glue('x', 1)", metadata={"tags": ["nbval-ignore-output"]}),
+        nbformat.v4.new_code_cell("history.glue_free = 1\nprint(my_glue(2))"),
+    ]
+    assert visible_glue_cells(notebook) == [1, 3]
+
+
 def _path_dependent_cells_module():
     import importlib.util
 

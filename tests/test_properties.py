@@ -357,7 +357,7 @@ def result_files(draw) -> dict:
     """Result files: each entry of the right kind or any JSON, sometimes with further tables."""
     def entry(right):
         return draw(st.one_of(right, JSON))
-    result = {key: entry(st.text(max_size=5)) for key in ("benchmark", "title", "command", "machine", "date")}
+    result = {key: entry(st.text(max_size=5)) for key in ("benchmark", "title", "command", "machine", "date", "code_fingerprint")}
     result.update(columns=entry(COLUMNS), rows=entry(ROWS_OF), notes=entry(st.lists(st.text(max_size=5), max_size=2)))
     if draw(st.booleans()):
         table = st.fixed_dictionaries({"title": st.one_of(st.text(max_size=3), JSON), "columns": st.one_of(COLUMNS, JSON), "rows": st.one_of(ROWS_OF, JSON)})

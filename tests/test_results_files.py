@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,16 +10,24 @@ import pytest
 from tutorial_utils.results import ResultFileError, markdown_table, read_result, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("render_results", ROOT / "scripts" / "render_results.py")
-render_results = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(render_results)
+
+
+def _load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+render_results = _load("render_results", ROOT / "scripts" / "render_results.py")
+provenance = _load("provenance", ROOT / "benchmarks" / "provenance.py")
 
 COLUMNS = {"name": "name", "ms": "ms | per step", "ratio": "ratio"}
 
 
 def test_a_written_result_is_read_by_name_and_renders_as_a_table(tmp_path):
     path = tmp_path / "demo.json"
-    write_result(path, benchmark="demo", title="Demo", command="python demo.py", columns=COLUMNS,
+    write_result(path, benchmark="demo", title="Demo", command="python demo.py", code_fingerprint="f", columns=COLUMNS,
                  rows=[{"name": "a", "ms": 1.5, "ratio": None}, {"name": "b", "ms": 3.0, "ratio": 2.0}],
                  notes=["a note"], curve={"rows": []})
     result = read_result(path)
@@ -33,7 +42,7 @@ def test_a_written_result_is_read_by_name_and_renders_as_a_table(tmp_path):
 @pytest.mark.parametrize("row", [{"name": "a", "ms": 1.0}, {"name": "a", "ms": 1.0, "ratio": 1, "extra": 2}])
 def test_rows_must_have_exactly_the_named_fields(tmp_path, row):
     with pytest.raises(ResultFileError, match="row 1: fields missing"):
-        write_result(tmp_path / "x.json", benchmark="x", title="x", command="x", columns=COLUMNS, rows=[row])
+        write_result(tmp_path / "x.json", benchmark="x", title="x", command="x", code_fingerprint="f", columns=COLUMNS, rows=[row])
     assert not any(tmp_path.iterdir())
 
 
@@ -54,7 +63,7 @@ def test_committed_results_read_and_render():
 
 def test_extra_tables_are_checked_and_rendered(tmp_path):
     path = tmp_path / "demo.json"
-    write_result(path, benchmark="demo", title="Demo", command="x", columns=COLUMNS, rows=[],
+    write_result(path, benchmark="demo", title="Demo", command="x", code_fingerprint="f", columns=COLUMNS, rows=[],
                  tables=[{"title": "Second", "columns": {"a": "A"}, "rows": [{"a": 1}]}])
     assert "**Second**\n\n| A |\n| --- |\n| 1 |" in render_results.render(read_result(path), "demo.json")
     broken = json.loads(path.read_text())
@@ -88,6 +97,37 @@ def test_the_char_rnn_comparison_times_both_sides_to_the_same_target():
         assert row["time_ratio"] == headline[f"{recipe}_ratio"]
 
 
+def test_each_char_rnn_ratio_is_fewer_characters_times_more_characters_per_second():
+    """The headline ratio decomposes into the recipe's factor and the implementation's."""
+    loop, *fast = read_result(ROOT / "benchmarks" / "results" / "char_rnn.json")["rows"]
+    assert loop["characters_to_target"] == pytest.approx(loop["iterations"] * 200 / 1e6)
+    assert loop["characters_per_second"] == pytest.approx(loop["characters_to_target"] * 1e3 / loop["training_seconds"], rel=1e-3)
+    for row in fast:
+        fewer = loop["characters_to_target"] / row["characters_to_target"]
+        faster = row["characters_per_second"] / loop["characters_per_second"]
+        assert fewer * faster == pytest.approx(row["time_ratio"], rel=5e-3), row["version"]
+        assert row["characters_per_second"] == pytest.approx(row["characters_to_target"] * 1e3 / row["training_seconds"], rel=1e-3)
+
+
+def test_the_logreg_table_counts_its_lines_from_the_notebooks_now():
+    result = read_result(ROOT / "benchmarks" / "results" / "logreg_compare.json")
+    assert all("lines" not in row for row in result["rows"]), "line counts are computed, never recorded"
+    rendered = render_results.with_line_counts(result)
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from logreg_compare import line_counts
+
+    assert [row["lines"] for row in rendered["rows"]] == list(line_counts().values())
+    assert list(rendered["columns"])[:2] == ["implementation", "lines"]
+
+
+def test_the_logreg_page_reads_its_table_right():
+    """The page says the TensorFlow rows are the slower ones on this small problem."""
+    rows = read_result(ROOT / "benchmarks" / "results" / "logreg_compare.json")["rows"]
+    pytorch, tensorflow = rows[:3], rows[3:]
+    assert [row["implementation"].startswith("TensorFlow") for row in rows] == [False] * 3 + [True] * 2
+    assert min(row["ms_per_epoch"] for row in tensorflow) > max(row["ms_per_epoch"] for row in pytorch)
+
+
 def test_the_levers_change_one_thing_each():
     levers = read_result(ROOT / "benchmarks" / "results" / "char_rnn_levers.json")["rows"]
     chapter = next(row for row in levers if row["lever"].startswith("chapter 6's recipe"))
@@ -108,7 +148,7 @@ def test_the_readme_quotes_the_committed_char_rnn_result():
 
 
 def _valid_result() -> dict:
-    return {"benchmark": "demo", "title": "Demo", "command": "x", "machine": "m", "date": "2026-01-01",
+    return {"benchmark": "demo", "title": "Demo", "command": "x", "machine": "m", "date": "2026-01-01", "code_fingerprint": "f",
             "columns": {"a": "A"}, "rows": [{"a": 1}], "notes": []}
 
 
@@ -122,6 +162,7 @@ def _valid_result() -> dict:
     ({"tables": [{"title": "T", "columns": {"a": "A"}, "rows": 5}]}, "table 'T': 'rows' must be a list of records"),
     ({"notes": "one note"}, "'notes' must be a list of strings"),
     ({"title": 5}, "'title' must be a string"),
+    ({"code_fingerprint": None}, "'code_fingerprint' must be a string"),
 ])
 def test_entries_of_the_wrong_type_are_named_with_the_file(tmp_path, changes, problem):
     path = tmp_path / "odd.json"
@@ -135,3 +176,55 @@ def test_a_deeply_nested_file_is_a_result_file_error(tmp_path):
     (tmp_path / "deep.json").write_text("[" * 100_000)
     with pytest.raises(ResultFileError, match=r"cannot read the result file .*deep\.json"):
         read_result(tmp_path / "deep.json")
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "benchmarks" / "results").glob("*.json")), ids=lambda path: path.name)
+def test_every_result_was_measured_on_the_code_as_it_is_now(path):
+    """A recorded result describes the code it ran: once that code changes, the result must be measured again."""
+    result = read_result(path)
+    assert result["benchmark"] == path.stem
+    now = provenance.code_fingerprint(path.stem)
+    assert result["code_fingerprint"] == now, (
+        f"{path.relative_to(ROOT)} was measured on other code than the tree holds now (fingerprint "
+        f"{result['code_fingerprint']}, now {now}; the sources are listed under {path.stem!r} in "
+        f"benchmarks/provenance.py): measure it again with `{result['command']}`")
+
+
+def test_a_fingerprint_ignores_layout_comments_and_docstrings_but_not_code(tmp_path):
+    files = {"m.py": 'def f(x):\n    """Doc."""\n    return x + 1  # one\n\n\ndef g():\n    pass\n'}
+    read = files.__getitem__
+    provenance.MEASURED["demo"] = ("m.py::f", "pins::torch")
+    files["requirements.txt"] = "torch==2.0\nnumpy==1.0\n"
+    try:
+        base = provenance.code_fingerprint("demo", read)
+        files["m.py"] = "def f(x): return (x\n    + 1)\n\ndef g():\n    return 2\n"  # layout, and another function
+        assert provenance.code_fingerprint("demo", read) == base
+        files["m.py"] = "def f(x):\n    return x + 2\n"
+        assert provenance.code_fingerprint("demo", read) != base
+        files["m.py"] = "def f(x):\n    return x + 1\n"
+        files["requirements.txt"] = "torch==2.1\n"
+        assert provenance.code_fingerprint("demo", read) != base
+        files["m.py"] = "def h(x):\n    return x + 1\n"
+        with pytest.raises(provenance.FingerprintError, match="m.py has no top-level definition of f"):
+            provenance.code_fingerprint("demo", read)
+    finally:
+        del provenance.MEASURED["demo"]
+    with pytest.raises(provenance.FingerprintError, match="no sources are listed for the result 'nothing'"):
+        provenance.code_fingerprint("nothing")
+
+
+def test_a_changed_measured_notebook_cell_changes_the_fingerprint():
+    notebook = (ROOT / "notebooks" / "01_logreg_manual.py").read_text()
+    read = {"notebooks/01_logreg_manual.py": notebook}.get
+    provenance.MEASURED["demo"] = ("notebooks/01_logreg_manual.py#impl-",)
+    try:
+        base = provenance.code_fingerprint("demo", read)
+        marker = '# %% tags=["impl-manual"'
+        assert marker in notebook
+        head, tail = notebook.split(marker, 1)
+        cell_end = tail.index("\n# %%")
+        edited = head + marker + tail[:cell_end] + "\nextra_line = 1\n" + tail[cell_end:]
+        read = {"notebooks/01_logreg_manual.py": edited}.get
+        assert provenance.code_fingerprint("demo", read) != base
+    finally:
+        del provenance.MEASURED["demo"]

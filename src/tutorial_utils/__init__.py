@@ -1,8 +1,9 @@
 """Helpers shared by the notebooks of the book, and the code that chapters export for later ones.
 
 ``import tutorial_utils as tu`` is cheap: it loads neither torch, TensorFlow nor matplotlib. Each
-name below is imported from its module the first time it is used (PEP 562), so a TensorFlow
-chapter never imports PyTorch and a data loader never imports a plotting library.
+name below is imported from its module the first time it is used (PEP 562), so a chapter loads
+only the libraries it uses (chapter 4, in TensorFlow, never loads PyTorch) and a data loader
+never imports a plotting library.
 
 Modules: ``datasets.iris``, ``datasets.mnist``, ``datasets.novel`` and ``datasets.fetch`` (the
 data sets); ``batches``, ``device``, ``checkpoint``, ``plots``, ``record``, ``results``, ``files``,

@@ -1,6 +1,6 @@
 """Mini-batches: of NumPy arrays or tensors in a seeded order, and of tensors in DataLoader's order.
 
-:func:`iterate_minibatches` serves the logistic-regression and TensorFlow chapters; :class:`TensorLoader`
+:func:`iterate_minibatches` serves chapter 4 (logistic regression in TensorFlow); :class:`TensorLoader`
 serves the MNIST chapter, where it replaces ``torch.utils.data.DataLoader`` over a dataset by
 slices of tensors that already sit on the training device, drawing the same batch order.
 """

@@ -33,7 +33,7 @@ from tutorial_utils.device import DEVICE_ENV_VAR
 
 
 def positive(text: str) -> int:
-    """An argparse type: an integer above zero (0 would divide by zero)."""
+    """An argparse type: a count, an integer above zero."""
     if int(text) < 1:
         raise argparse.ArgumentTypeError(f"must be positive, got {text}")
     return int(text)

@@ -5,13 +5,16 @@ and where, when and how it was measured::
 
     {"benchmark": "char_rnn", "title": "...",
      "command": "python benchmarks/...", "machine": "...",
-     "date": "2026-11-30",
+     "date": "2026-11-30", "code_fingerprint": "2fa987557215a6e3",
      "columns": {"ms_per_iteration": "time per iteration (ms)", ...},
      "rows": [{"ms_per_iteration": 99.6, ...}, ...], "notes": ["..."],
      "tables": [{"title": "...", "columns": {...}, "rows": [...]}],
      ...further entries...}
 
 ``tables`` (optional) holds further tables that the book renders below the first.
+``code_fingerprint`` is a hash of the code that was measured (``benchmarks/provenance.py``
+computes it, and the tests compare it with the code as it is now), so a result cannot outlive
+the code it describes unnoticed.
 
 Benchmarks write them with :func:`write_result`; notebooks and scripts read them with
 :func:`read_result` and pick values by field name; the book renders them with :func:`markdown_table`.
@@ -85,12 +88,14 @@ def write_result(
     command: str,
     columns: Mapping[str, str],
     rows: Sequence[Mapping[str, Any]],
+    code_fingerprint: str,
     notes: Sequence[str] = (),
     **extra: Any,
 ) -> Path:
     """Write one result file atomically (an interrupted run never leaves a half-written table).
 
     Args:
+        code_fingerprint: the hash of the measured code (``benchmarks/provenance.py``).
         columns: field name -> column label, in the order the table shows them.
         rows: one record per table row, each with exactly the fields of ``columns``.
         extra: further JSON-serialisable entries, e.g. a learning curve as its own columns and rows.
@@ -99,12 +104,15 @@ def write_result(
         ResultFileError: if a row's fields differ from the columns.
     """
     check_table(columns, rows, benchmark)
+    if not isinstance(code_fingerprint, str) or not code_fingerprint:
+        raise ResultFileError(f"{benchmark}: code_fingerprint must be a non-empty string, got {_described(code_fingerprint)}")
     payload = {
         "benchmark": benchmark,
         "title": title,
         "command": command,
         "machine": machine_description(),
         "date": datetime.date.today().isoformat(),
+        "code_fingerprint": code_fingerprint,
         "columns": dict(columns),
         "rows": [dict(row) for row in rows],
         "notes": list(notes),
@@ -125,10 +133,10 @@ def read_result(path: str | os.PathLike) -> dict[str, Any]:
         result = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise ResultFileError(f"cannot read the result file {path}: {error}") from error
-    required = ("benchmark", "title", "command", "machine", "date", "columns", "rows", "notes")
+    required = ("benchmark", "title", "command", "machine", "date", "code_fingerprint", "columns", "rows", "notes")
     if not isinstance(result, dict) or any(key not in result for key in required):
         raise ResultFileError(f"{path} is not a result file: it needs the entries {list(required)}")
-    for key in required[:5]:
+    for key in required[:6]:
         if not isinstance(result[key], str):
             raise ResultFileError(f"{path}: {key!r} must be a string, got {_described(result[key])}")
     if not isinstance(result["notes"], list) or not all(isinstance(note, str) for note in result["notes"]):

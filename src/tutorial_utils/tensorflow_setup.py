@@ -17,8 +17,8 @@ from types import ModuleType
 def import_tensorflow(log_level: str = "3") -> ModuleType:
     """Import and return ``tensorflow`` with its import-time C++ log lines discarded.
 
-    Sets ``TF_CPP_MIN_LOG_LEVEL`` (unless already set) so that later C++ messages below
-    errors stay hidden too. Python exceptions raised by the import still propagate.
+    Sets ``TF_CPP_MIN_LOG_LEVEL`` (unless already set; the default 3 hides everything below
+    fatal messages) so that later C++ log lines stay hidden too. Python exceptions raised by the import still propagate.
 
     Where Triton is installed (it comes with PyTorch's CUDA builds, and PyTorch's compiler loads it
     when an optimizer is first created), it is imported first: loaded after TensorFlow, in the same

@@ -6,8 +6,8 @@ lacks, as one pooch downloader (:class:`SourceChain`):
 
 - a **mirror folder** (``$TUTORIAL_DATA_MIRROR``), tried before the web: the offline copy a
   classroom or a machine without network access uses;
-- several **download locations** per file, tried in order, all of them ``https``;
-- a **size cap** and a **total deadline** on every download and every decompression, so that a
+- one or more **download locations** per file, tried in order, all of them ``https``;
+- a **size cap** and a **total deadline** on every download, and a size cap on every decompression, so that a
   server that trickles bytes or a gzip bomb fails with a clear error instead of hanging or filling
   the memory;
 - **verification of the content** before anything is written: MNIST by the SHA-256 of the

@@ -112,7 +112,8 @@ def binary_subset(features: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray,
     Returns features of shape ``(100, 2)`` and float labels 0.0 (setosa) / 1.0 (versicolor).
 
     Raises:
-        ValueError: if the inputs are not the Iris layout (150 rows of 4 features, labels in order).
+        ValueError: if the inputs cannot be the Iris layout: fewer than 100 rows or 2 features, labels
+            of another length, or classes other than 0 and 1 in the first 100 rows.
     """
     features, labels = np.asarray(features), np.asarray(labels)
     if features.ndim != 2 or features.shape[1] < 2 or len(features) != len(labels) or len(labels) < 100:
