@@ -174,7 +174,9 @@ def main(argv: list[str] | None = None) -> int:
                "it, and the ratio is the median of the rounds' ratios to PyTorch's time in the same round.",
                "The models and the steps are the chapters' own, imported from tutorial_utils: chapter 6's tbptt_step with its "
                "cosine_lr schedule, and the TensorFlow twin's compiled step, whose schedule is part of its optimizer; the PyTorch "
-               "softmax loop repeats chapter 5's epoch."],
+               "softmax loop repeats chapter 5's epoch (without its logging).",
+               "Epoch times can move by a factor of about two between rounds on a shared machine (see the fastest and "
+               "slowest columns): read the softmax ratios as rough."],
     )
     print(f"wrote {args.output}")
     return 0

@@ -7,8 +7,12 @@ from the current tree and fails, naming the file and the command that re-measure
 one of those sources changes.
 
 The hash is of the code, not of its layout: Python (scripts, modules and notebook cells) is
-parsed and hashed as its syntax tree without docstrings, so reformatting, comments and
-docstrings leave it alone; C++ is hashed without comments and with its whitespace collapsed.
+parsed and hashed as its syntax tree, written out the same way on every Python version, so
+reformatting and comments leave it alone. Three things that cannot change a measurement are
+left out as well: docstrings; input guards, an ``if`` whose only statement raises an error
+(it rejects bad input and does nothing for good input); and the ``title=`` and ``notes=``
+given to a call (the wording of the result file). C++ is hashed without comments and with its
+whitespace collapsed.
 
 A source is one of:
 
@@ -16,7 +20,7 @@ A source is one of:
 - ``"path::name,name"``: the named top-level definitions of a Python file (functions, classes,
   assignments), for a script of which a result ran only a part;
 - ``"notebooks/<stem>.py#<tag-prefix>"``: the code cells of a notebook whose tags start with the
-  prefix, for a result that executed a chapter's cells;
+  prefix (``#*``: all its code cells), for a result that executed a chapter's cells;
 - ``"pins::name,name"``: the lines of ``requirements.txt`` that pin those packages.
 
     python benchmarks/provenance.py            # every result's fingerprint now
@@ -43,7 +47,7 @@ _RECIPES = ("SEED,FULL_ITERATIONS,EVAL_EVERY,Recipe,CHAPTER,FASTEST,EARLIER,load
             "loop_curve,loop_targets,targets_for")
 #: the default run: the loop against the fast recipes, timed to the targets
 _DEFAULT_RUN = (f"{_BENCHMARK}::{_RECIPES},CURVE_COLUMNS,VERSION_COLUMNS,TARGET_COLUMNS,LOOP_CHARACTERS_PER_ITERATION,"
-                "loop_ms_per_iteration,run_default")
+                "LOOP_TIMING_ITERATIONS,loop_ms_per_iteration,run_default")
 #: the levers run
 _LEVERS_RUN = f"{_BENCHMARK}::{_RECIPES},LEVER_COLUMNS,lever,LEVERS,run_levers"
 #: chapter 6's model and training code that the fast recipes run
@@ -57,7 +61,7 @@ _FAST_TRAINING = (
 #: result name (the file's stem) -> the sources whose code it measured
 MEASURED: dict[str, tuple[str, ...]] = {
     "char_rnn_full": (
-        f"{_BENCHMARK}::SEED,FULL_ITERATIONS,load_data,run_full",
+        f"{_BENCHMARK}::SEED,FULL_ITERATIONS,FULL_EVAL_EVERY,load_data,run_full",
         f"{_CHARRNN}::CharRNN,bits_per_char,random_training_pair,split_train_validation,train_step_loop,validation_loss",
         *_NOVEL,
         "pins::torch",
@@ -71,21 +75,28 @@ MEASURED: dict[str, tuple[str, ...]] = {
         f"{_CHARRNN}::CharRNN,consecutive_batch,cosine_lr,tbptt_step",
         "src/tutorial_utils/charrnn_tf.py",
         "src/tutorial_utils/batches.py",
+        "src/tutorial_utils/datasets/mnist.py",
+        "src/tutorial_utils/tensorflow_setup.py",
         *_NOVEL,
         "pins::torch,tensorflow,keras",
     ),
     "logreg_compare": (
         "benchmarks/logreg_compare.py",
-        "notebooks/01_logreg_manual.py#impl-",
-        "notebooks/02_logreg_autograd.py#impl-",
-        "notebooks/03_logreg_module.py#impl-",
-        "notebooks/04_logreg_tensorflow.py#impl-",
+        "notebooks/01_logreg_manual.py#*",  # run whole: the values it reads are glued anywhere in them
+        "notebooks/02_logreg_autograd.py#*",
+        "notebooks/03_logreg_module.py#*",
+        "notebooks/04_logreg_tensorflow.py#*",
+        "src/tutorial_utils/record.py",
         "src/tutorial_utils/logreg.py",
         "src/tutorial_utils/batches.py",
         "src/tutorial_utils/datasets/iris.py",
-        "pins::torch,tensorflow",
+        "pins::torch,tensorflow,keras",
     ),
-    "gpu_check": ("scripts/gpu_check.sh", "scripts/gpu_report.py", _DEFAULT_RUN, *_FAST_TRAINING, *_NOVEL, "pins::torch"),
+    "gpu_check": ("scripts/gpu_check.sh", "scripts/gpu_report.py", _DEFAULT_RUN, *_FAST_TRAINING, *_NOVEL,
+                  "src/tutorial_utils/device.py",
+                  *(f"notebooks/{stem}.py#*" for stem in ("01_logreg_manual", "02_logreg_autograd", "03_logreg_module",
+                                                          "05_softmax_mnist", "06_char_rnn", "07_char_rnn_ddp")),
+                  "pins::torch"),
 }
 
 
@@ -93,18 +104,52 @@ class FingerprintError(ValueError):
     """A listed source does not exist: a file, a definition or a tagged cell has gone."""
 
 
-def _without_docstrings(tree: ast.AST) -> ast.AST:
+#: keyword arguments that only word a result (its title and notes), not measure it
+PROSE_KEYWORDS = frozenset({"title", "notes"})
+
+
+def _is_guard(statement: ast.stmt) -> bool:
+    """``if <bad input>: raise ...`` with no else: it rejects bad input and changes no result."""
+    return (isinstance(statement, ast.If) and not statement.orelse
+            and len(statement.body) == 1 and isinstance(statement.body[0], ast.Raise))
+
+
+def _measured_part(tree: ast.AST) -> ast.AST:
+    """The tree without docstrings, input guards, and the title and notes given to a call."""
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
             body = node.body
             if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
-                node.body = body[1:] or [ast.Pass()]
+                body = body[1:]
+            node.body = [statement for statement in body if not _is_guard(statement)] or [ast.Pass()]
+        elif isinstance(node, ast.Call):
+            node.keywords = [keyword for keyword in node.keywords if keyword.arg not in PROSE_KEYWORDS]
     return tree
 
 
+def _dump(value: object) -> str:
+    """A syntax tree as text, the same on every Python from 3.10 on.
+
+    ``ast.dump`` changes between versions (3.12 adds ``type_params``, 3.13 leaves empty fields out),
+    so empty and missing fields are always left out here, and line numbers are never written.
+    """
+    if isinstance(value, ast.AST):
+        fields = []
+        for name in value._fields:
+            field = getattr(value, name, None)
+            if field is None or field == [] or name in ("type_comment", "kind"):
+                continue
+            fields.append(f"{name}={_dump(field)}")
+        return f"{type(value).__name__}({', '.join(fields)})"
+    if isinstance(value, list):
+        return "[" + ", ".join(_dump(item) for item in value) + "]"
+    return repr(value)
+
+
 def python_code(source: str) -> str:
-    """The syntax tree of Python source, without docstrings, as text: layout and comments do not count."""
-    return ast.dump(_without_docstrings(ast.parse(source)))
+    """Python source as its syntax tree, without docstrings, input guards or the prose given to calls:
+    layout and comments do not count either."""
+    return _dump(_measured_part(ast.parse(source)))
 
 
 def cpp_code(source: str) -> str:
@@ -126,7 +171,7 @@ def _definitions(tree: ast.Module, names: list[str], where: str) -> str:
     missing = [name for name in names if name not in found]
     if missing:
         raise FingerprintError(f"{where} has no top-level definition of {', '.join(missing)}")
-    return "\n".join(ast.dump(_without_docstrings(found[name])) for name in names)
+    return "\n".join(_dump(_measured_part(found[name])) for name in names)
 
 
 def _notebook_cells(text: str, prefix: str, where: str) -> str:
@@ -134,7 +179,7 @@ def _notebook_cells(text: str, prefix: str, where: str) -> str:
 
     cells = jupytext.reads(text, fmt="py:percent").cells
     sources = [cell.source for cell in cells if cell.cell_type == "code"
-               and any(tag.startswith(prefix) for tag in cell.metadata.get("tags", []))]
+               and (prefix == "*" or any(tag.startswith(prefix) for tag in cell.metadata.get("tags", [])))]
     if not sources:
         raise FingerprintError(f"{where} has no code cell tagged {prefix}...")
     return "\n".join(python_code(source) for source in sources)

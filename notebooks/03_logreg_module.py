@@ -172,7 +172,8 @@ plt.show()
 # Computing $\sigma(z)$ first and taking its logarithm afterwards loses
 # information in floating point. In float32, $\sigma(z)$ rounds to exactly 1.0
 # once $z \gtrsim 16.6$, so $\log(1 - \sigma(z))$ becomes $\log 0 = -\infty$.
-# `BCELoss` hides the damage by clamping each log term at $-100$, which for
+# `BCELoss` hides the damage with two clamps, each log term at $-100$ in the
+# forward pass and $p(1 - p)$ at $10^{-12}$ in the backward pass, which for
 # confidently wrong predictions can give a wrong cost and a gradient that is
 # too small or exactly zero.
 #
@@ -255,6 +256,7 @@ for i in (0, 3):
 assert f"{torch.sigmoid(torch.tensor(-20.0)).item():.0e}" == "2e-09"
 assert close(naive_loss[4], exact_loss[4])
 assert exact_grad[4] == -1.0 and abs(naive_grad[4] + 0.094) < 5e-4
+assert abs(np.log(1e-12) + 27.6) < 0.05  # where p(1 - p) reaches 1e-12
 # For y = 1 the BCELoss loss holds at z = -88 and is the clamp's 100 at -89,
 # where torch.sigmoid has returned 0.
 far = torch.tensor([-88.0, -89.0])

@@ -288,6 +288,7 @@ assert train_step.experimental_get_tracing_count() == 2
 first_labels = [next(iter(train_batches))[1].numpy() for _ in range(2)]
 assert not np.array_equal(*first_labels)
 tu.glue("tape_test_accuracy", round(tape_test_accuracy, 2))
+tu.glue("tape_train_accuracy", round(train_percent, 2))  # the last epoch's
 
 # %% [markdown]
 # ## What the model learned, and where it goes wrong
@@ -506,6 +507,14 @@ for name, loss_fn, output_of, compiled in cases:
     results[name] = cost, gradient.tolist(), warns
     shown_warns = "yes" if warns else "no"
     print(f"{name:<32} | {cost:7.3f} | {shown:<16} | {shown_warns}")
+
+# %% tags=["hide-input"]
+# The table and the text around it: four exact rows, one warning, and the
+# eager tf.nn.softmax clipped at epsilon with no gradient (every probability
+# is clipped); `fit` runs compiled; saved probabilities are clipped eagerly
+# and in a tf.function alike; a true class's probability below epsilon, with
+# the others unclipped, caps the cost and leaves a gradient below 1e-6 where
+# the logits give one of about 1.
 exact = (200.0, [1.0, 0.0, -1.0])
 assert results["logits, from_logits=True"] == (*exact, False)
 assert results["softmax layer, from_logits=False"] == (*exact, False)
@@ -515,30 +524,30 @@ epsilon = keras.config.epsilon()
 clipped_cost, clipped_gradient, _ = results["tf.nn.softmax, from_logits=False"]
 assert epsilon == 1e-7 and abs(clipped_cost + np.log(epsilon)) < 1e-3
 assert clipped_gradient == [0.0, 0.0, 0.0]
-
-# %% tags=["hide-input"]
-# The text around the table: `fit` runs compiled; saved probabilities are
-# clipped eagerly and in a tf.function alike; any true class's probability
-# below epsilon is clipped, with no gradient.
 assert not model.run_eagerly
 saved = tf.nn.softmax(logits).numpy()
 in_graph = tf.function(lambda probas: from_probas(target, probas))
 for cost in (from_probas(target, saved), in_graph(saved)):
     assert abs(float(cost) - clipped_cost) < 1e-6
-z = tf.Variable([[0.0, -18.5]])  # P(class 1) is 9e-9
-with tf.GradientTape() as tape:
-    cost = from_probas(tf.constant([1]), tf.nn.softmax(z))
+z = tf.Variable([[1.0, 0.6, -19.0]])
+p = tf.nn.softmax(z).numpy()[0]  # 0.6, 0.4 and 1.2e-9
+assert p[2] < epsilon and np.all((epsilon < p[:2]) & (p[:2] < 1 - epsilon))
+cost, clipped = cost_and_gradient(from_probas, tf.nn.softmax, z)
+_, unclipped = cost_and_gradient(cross_entropy(), tf.identity, z)
 assert abs(float(cost) + np.log(epsilon)) < 1e-3
-assert np.all(tape.gradient(cost, z).numpy() == 0)
+assert np.abs(clipped).max() < 1e-6 and np.abs(unclipped).max() > 0.9
 
 # %% [markdown]
 # Four of the five agree: the exact cost, 200, and the gradient
 # $\mathbf{p} - \text{one-hot}(y)$. The probabilities of the eager
 # `tf.nn.softmax` are clipped: that caps the cost at
-# $-\ln 10^{-7} \approx 16.1$ and gives no gradient at all, so the model's
-# worst mistakes stop teaching it. The same happens whenever the loss gets
-# probabilities without logits (eagerly, or saved as an array) and the true
-# class's is below $10^{-7}$.
+# $-\ln 10^{-7} \approx 16.1$, and since here every probability is clipped,
+# it gives no gradient at all, so the model's worst mistakes stop teaching
+# it. Whenever the loss gets probabilities without logits (eagerly, or saved
+# as an array) and the true class's is below $10^{-7}$, the cost is capped
+# the same way and almost no gradient is left: with logits 1, 0.6 and −19 and
+# class 2 as the true one, only the true class's probability is clipped, and
+# the gradient is below $10^{-6}$ instead of about 1.
 #
 # ````{solution-end}
 # ````

@@ -120,8 +120,8 @@ from tutorial_utils.device import DEVICE_ENV_VAR
 # demonstrations: stop early, or kill one rank on purpose. The script checks
 # only what PyTorch would not: counts below one, which would divide by zero or
 # mean nothing (Adam refuses a negative learning rate and
-# `torch.set_num_threads` a thread count below one by themselves, as the folded
-# cell after the options shows).
+# `torch.set_num_threads` a thread count below one by themselves). The folded
+# cell after the options checks those two refusals and gloo's default.
 
 
 # %% tags=["export"]
@@ -148,14 +148,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--output", type=Path, help="rank 0 writes the results here (JSON)")
     add("--seed", type=int, default=123)
     add("--stop-after", type=positive, help="stop after this many updates")
-    add("--fail-at", type=int, help="kill a rank at this update, once")
+    add(
+        "--fail-at", type=int, help="kill a rank after this many updates, once"
+    )
     add("--fail-rank", type=int, default=1, help="the rank --fail-at kills")
     return parser.parse_args(argv)
 
 
 # %% tags=["hide-input"]
 # PyTorch's own checks that the options rely on: Adam refuses a negative
-# learning rate, torch.set_num_threads a thread count below one
+# learning rate, torch.set_num_threads a thread count below one; and the
+# default that --timeout replaces, 30 minutes for every backend but NCCL
+import torch.distributed.constants as dist_defaults
+
 try:
     torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=-0.01)
     refused_lr = False
@@ -167,6 +172,7 @@ try:
 except RuntimeError:
     refused_threads = True
 assert refused_lr and refused_threads
+assert dist_defaults.default_pg_timeout.total_seconds() == 30 * 60
 
 # %% [markdown]
 # ### One process group, on CPUs or GPUs
@@ -466,11 +472,12 @@ def train(args: argparse.Namespace) -> dict:
 
 
 # %% [markdown]
-# A rank that loses its peers raises an error at its next collective operation: at once when a
-# peer's connection closes, or after `--timeout` seconds when a peer stops answering. `main`
-# turns that into one clear message and a non-zero exit, instead of a hang or a page of C++ traces.
-# Only errors of the communication library get that message; any other error (a wrong shape, a
-# tensor on the wrong device) keeps its own traceback.
+# A rank that loses its peers raises an error at its next collective operation:
+# without waiting for `--timeout` when a peer's connection closes, or after
+# `--timeout` seconds when a peer stops answering. `main` turns that into one
+# clear message and a non-zero exit, instead of a hang or a page of C++ traces.
+# Only errors of the communication library get that message; any other error (a
+# wrong shape, a tensor on the wrong device) keeps its own traceback.
 
 
 # %% tags=["export"]
@@ -494,7 +501,7 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"rank {os.environ.get('RANK', '?')}: lost contact with the other"
             f" ranks ({type(error).__name__}: {first_line}); a worker died"
-            f" or stopped answering within --timeout {args.timeout:.0f} s."
+            f" or did not answer within --timeout {args.timeout:.0f} s."
             " Restart the run (torchrun --max-restarts does it for you); it"
             " resumes from the newest checkpoint in --checkpoint-dir.",
             file=sys.stderr,
@@ -564,9 +571,9 @@ def torchrun(
     if max_restarts:  # a fresh store per attempt: see "When a worker dies"
         env["TORCH_DISABLE_SHARE_RDZV_TCP_STORE"] = "1"
     finished = subprocess.run(command, capture_output=True, text=True, env=env)
-    if finished.returncode != 0:
+    if finished.returncode != 0:  # the ranks' messages come first: keep all
         raise RuntimeError(
-            f"{' '.join(command[2:])} failed:\n{finished.stderr[-3000:]}"
+            f"{' '.join(command[2:])} failed:\n{finished.stderr}"
         )
     return json.loads(output.read_text())
 
@@ -599,24 +606,25 @@ print(
     f"largest difference between the two runs: losses {loss_gap:.1e},"
     f" parameters {parameter_gap:.1e}"
 )
-
 assert len(set(two["parameter_sha256"])) == 1, "the ranks' parameters differ"
 assert len(set(two["samples"])) == 2, "the ranks drew the same random numbers"
-assert loss_gap <= 1e-4 and parameter_gap <= 1e-4, (
-    "one and two ranks must compute the same updates, to float32 rounding"
-)
-assert max(loss_gap, parameter_gap) < 1e-5  # "to within 1e-5" in the text
+
+# %% tags=["hide-input"]
+# Checks of the runs: 30 updates at a global batch of 32, gloo on the CPU, and
+# one and two ranks agree to within 1e-5 (losses and parameters)
 assert two["global_batch"] == 32 and two["updates"] == 30
 assert (one["device"], two["device"]) == ("cpu", "cpu")
 assert two["backend"] == "gloo"
+assert max(loss_gap, parameter_gap) < 1e-5
 
 # %% [markdown]
 # The two ranks end with parameters that are identical bit for bit: the same
 # start, and the same averaged gradient at every update; from those identical
 # models their own seeds draw different samples. And one rank at batch 32
 # computes what two ranks at 16 each compute, up to float32 rounding: after
-# these 30 updates the losses and parameters agree to within $10^{-5}$ (the
-# cell asserts it; its last line gives the gaps on the machine that ran it).
+# these 30 updates the losses and parameters agree to within $10^{-5}$ (a
+# folded cell asserts it; the printout's last line gives the gaps on the
+# machine that ran it).
 # They are not identical because the sums run in another order (the gradient of
 # 32 sequences at once, or the mean of two gradients of 16). Each update starts
 # from parameters that already differ by such rounding, so over a long run the
@@ -645,8 +653,14 @@ plt.show()
 
 # %% tags=["nbval-ignore-output"]
 # Path-dependent output (not compared by nbval): the speeds depend on the
-# machine and on what else runs on it. The assertion checks the one claim
-# that holds on any machine with fewer than four cores.
+# machine and on what else runs on it. The assertion checks that every run
+# timed its 40 updates.
+# the cores this process may use (os.cpu_count() counts all the machine's)
+cores = (
+    len(os.sched_getaffinity(0))
+    if hasattr(os, "sched_getaffinity")
+    else os.cpu_count()
+)
 rows = []
 for nproc, threads in ((1, 1), (1, 2), (2, 1), (2, 2)):
     run = torchrun(
@@ -654,9 +668,10 @@ for nproc, threads in ((1, 1), (1, 2), (2, 1), (2, 2)):
         *("--iterations", "40", "--threads", str(threads)),
         name=f"speed-{nproc}-{threads}",
     )
+    assert run["updates"] == 40 and run["seconds"] > 0
     rows.append((nproc, threads, run["characters_per_second"]))
 base = rows[0][2]
-print(f"on {os.cpu_count()} cores:")
+print(f"on {cores} cores:")
 print("ranks | threads per rank | thousand characters/s | vs 1 x 1")
 for nproc, threads, speed in rows:
     print(
@@ -665,21 +680,26 @@ for nproc, threads, speed in rows:
     )
 gradients = sum(p.numel() for p in CharRNN().parameters())
 print(f"every update all-reduces {gradients:,} gradients")
+
+# %% tags=["hide-input"]
+# Checks of the table: the model's gradient count, and on fewer than four
+# cores, the slowest row is two ranks of two threads (four threads)
 assert gradients == 80_700
-if os.cpu_count() < 4:  # four threads on fewer cores: the slowest row
+if cores < 4:
     assert rows[-1][2] == min(speed for *_, speed in rows)
 
 # %% [markdown]
 # The speeds depend on the machine and on what else runs on it, so the table
-# speaks for the machine that ran it, and the text below names only what holds
-# on any machine. An update of this GRU is 50 time steps one after another,
-# each a handful of small operations. Two ranks at 16 sequences each share the
-# arithmetic of one rank at 32, but each still runs all 50 steps and all their
-# operations, and every update adds an all-reduce of 80,700 gradients. Whether
-# that comes out ahead of one rank, and whether a second thread inside one rank
-# helps or hurts, the table shows for its machine. One row is predictable: two
-# ranks with two threads each ask for four threads, and on fewer than four
-# cores that row is the slowest (the cell asserts it).
+# speaks for the machine that ran it. An update of this GRU is 50 time steps
+# one after another, each a handful of small operations. Two ranks at 16
+# sequences each share the arithmetic of one rank at 32, but each still runs
+# all 50 steps and all their operations, and every update adds an all-reduce
+# of 80,700 gradients. Whether that comes out ahead of one rank, and whether a
+# second thread inside one rank helps or hurts, the table shows for its
+# machine. One row is easier to foresee: two ranks with two threads each ask
+# for four threads, and on a machine with fewer than four cores, such as the
+# two-core one that stored these outputs, that row is the slowest; a folded
+# cell checks it there.
 #
 # Data parallelism pays off when each rank's share is large enough to keep its
 # own hardware busy: long batches on a GPU per rank, or many cores per rank.
@@ -709,7 +729,7 @@ resumed = torchrun(
     1, "--iterations", "30", "--checkpoint-dir", str(folder), name="resumed"
 )
 print(
-    f"one rank resumed at update {resumed['resumed_at']}"
+    f"one rank resumed after update {resumed['resumed_at']}"
     f" and finished {resumed['updates']}"
 )
 gap = np.abs(np.subtract(resumed["parameters"], two["parameters"])).max()
@@ -727,10 +747,11 @@ assert gap <= 1e-4, "the resumed run must end where the uninterrupted run ends"
 #
 # ## When a worker dies
 #
-# With `--max-restarts=1`, torchrun watches its workers: when one dies, it stops the others and
-# starts the whole group again, up to once. Because the script resumes from its newest checkpoint,
-# a crash costs only the updates since that checkpoint. Here rank 1 is killed at update 15
-# (`SIGKILL`, as an out-of-memory killer would do it) on the first attempt:
+# With `--max-restarts=1`, torchrun watches its workers: when one dies, it
+# stops the others and starts the whole group again, up to once. Because the
+# script resumes from its newest checkpoint, a crash costs only the updates
+# since that checkpoint. Here rank 1 is killed after 15 updates (`SIGKILL`, as
+# an out-of-memory killer would do it) on the first attempt:
 
 # %%
 folder = work / "restart"
@@ -743,7 +764,7 @@ restarted = torchrun(
 )
 print(
     f"restarts: {restarted['restarts']}; the second attempt resumed"
-    f" at update {restarted['resumed_at']}"
+    f" after update {restarted['resumed_at']}"
 )
 gap = np.abs(np.subtract(restarted["parameters"], two["parameters"])).max()
 print(f"largest parameter difference to the uninterrupted run: {gap:.1e}")
@@ -774,14 +795,12 @@ assert restarted["parameters"] == two["parameters"], (
 # torchrun, and set the variables it would have set: `RANK`, `WORLD_SIZE`,
 # `LOCAL_RANK`, `LOCAL_WORLD_SIZE` and the store's address, `MASTER_ADDR` and
 # `MASTER_PORT` (both ranks on this machine, so local ranks 0 and 1 of 2; on
-# two machines each would be local rank 0 of 1). Rank 1 dies at update 5. Rank
-# 0's next all-reduce fails, and the script's `main` turns that into one clear
-# message and exit status 1:
+# two machines each would be local rank 0 of 1). Rank 1 dies after 5 updates.
+# Rank 0's next all-reduce fails, and the script's `main` turns that into one
+# clear message and exit status 1:
 
 # %%
 import socket
-
-import torch.distributed.constants as dist_defaults
 
 script = [sys.executable, "-m", "tutorial_utils.ddp_charrnn"]
 
@@ -815,43 +834,64 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def shortened(message: str) -> str:
+def stop(processes: list[subprocess.Popen]) -> None:
+    """Kill those of `processes` that still run, and wait for all of them."""
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
+# %% tags=["hide-input"]
+# Prints the script's message from a rank's stderr without gloo's own words,
+# which name a port and a source line that change from run to run
+def shortened(stderr: str) -> str:
     """The script's message, with the library's own words cut out."""
+    lines = [line for line in stderr.splitlines() if "lost contact" in line]
+    if not lines:
+        raise ValueError(f"no message of the script in:\n{stderr[-3000:]}")
+    message = lines[-1]
     said = message[: message.index(" (")] + " (...); "
     said += message[message.index("a worker died") :]
     filled = textwrap.fill(said, 77, break_on_hyphens=False)
     return textwrap.indent(filled, "  ")
 
 
+# %%
 port = free_port()
 options = ("--iterations", "30", "--fail-at", "5", "--timeout", "20")
 ranks = [by_hand(rank, port, [*script, *options]) for rank in (0, 1)]
-ranks[1].wait()  # until rank 1 kills itself at update 5
-died = time.perf_counter()
-_, survivor_says = ranks[0].communicate()
-noticed = time.perf_counter() - died
-ranks[1].communicate()
+try:
+    ranks[1].wait(timeout=120)  # until rank 1 kills itself after 5 updates
+    died = time.perf_counter()
+    _, survivor_says = ranks[0].communicate(timeout=60)
+    noticed = time.perf_counter() - died
+finally:
+    stop(ranks)
 print(f"rank 1 exited with status {ranks[1].returncode} (killed)")
 print(
     f"rank 0 with status {ranks[0].returncode},"
     f" {noticed:.1f} s after rank 1 died"
 )
 print("rank 0 said:")
-print(shortened(survivor_says.strip().splitlines()[-1]))
+print(shortened(survivor_says))
+
+# %% tags=["hide-input"]
+# Checks of the run: rank 1 was killed, and rank 0 exited with status 1 and
+# the script's message before its 20-second timeout ran out
 assert ranks[1].returncode == -9 and ranks[0].returncode == 1
 assert "lost contact with the other ranks" in survivor_says
-assert noticed < 20, "rank 0 must not have waited for its 20 s timeout"
-# the default that --timeout replaces: 30 minutes
-assert dist_defaults.default_pg_timeout.total_seconds() == 30 * 60
+assert noticed < 20
 
 # %% [markdown]
-# Rank 0 did not wait for its timeout: it gave up well within the 20 seconds of
-# `--timeout` after rank 1 died (the cell asserts it), because the dead rank's
-# connection closed and the next all-reduce failed. A rank that stops answering
-# without closing its connections (a frozen machine, a cut network) is caught
-# by `--timeout` instead; gloo's default would wait 30 minutes. Here rank 1
-# joins the process group and then sleeps, a stand-in for a frozen rank, and
-# rank 0 runs the script with `--timeout 5`:
+# Rank 0 did not wait for its timeout: it gave up less than 20 seconds after
+# rank 1 died, before its `--timeout 20` ran out (a folded cell asserts it; the
+# printout gives the time), because the dead rank's connection closed and the
+# next all-reduce failed. A rank that stops answering without closing its
+# connections (a frozen machine, a cut network) is caught by `--timeout`
+# instead; gloo's default would wait 30 minutes. Here rank 1 joins the process
+# group and then sleeps, a stand-in for a frozen rank, and rank 0 runs the
+# script with `--timeout 5`:
 
 # %%
 port = free_port()
@@ -862,24 +902,29 @@ joins_then_sleeps = (
     " dist.init_process_group('gloo'); time.sleep(600)"
 )
 frozen = by_hand(1, port, [sys.executable, "-c", joins_then_sleeps])
-_, survivor_says = survivor.communicate()
-waited = time.perf_counter() - started
-frozen.kill()  # the frozen rank would not end by itself
-frozen.communicate()
+try:
+    _, survivor_says = survivor.communicate(timeout=60)
+    waited = time.perf_counter() - started
+finally:
+    stop([frozen, survivor])  # the frozen rank would not end by itself
 print(f"rank 0 exited with status {survivor.returncode} after {waited:.1f} s")
 print("rank 0 said:")
-print(shortened(survivor_says.strip().splitlines()[-1]))
+print(shortened(survivor_says))
+
+# %% tags=["hide-input"]
+# Checks of the run: rank 0 exited with status 1 and the script's message,
+# gloo's part of it (not printed) says it timed out, and not before 5 s
 assert survivor.returncode == 1
 assert "lost contact with the other ranks" in survivor_says
-assert "Timed out" in survivor_says  # gloo's words, cut out above
-assert waited >= 5, "a timeout of 5 s cannot end the wait sooner"
+assert "Timed out" in survivor_says
+assert waited >= 5
 
 # %% [markdown]
-# Rank 0 waited out its five seconds (the cell asserts at least that long, and
-# that gloo's message says it timed out) and stopped with the same message.
-# (The tests in `tests/test_ddp.py` run the other scenarios of this chapter:
-# identical ranks, world sizes that agree, a resume across world sizes, a
-# restart, and a dead rank.)
+# Rank 0 waited out its five seconds (a folded cell asserts at least that long,
+# and that gloo's message says it timed out) and stopped with the same message.
+# (The tests in `tests/test_ddp.py` run, at a smaller size, the scenarios above
+# but the speed table and the frozen rank: identical ranks, world sizes that
+# agree, a resume across world sizes, a restart, and a dead rank.)
 #
 # ## On several GPUs, and on several machines
 #
@@ -889,10 +934,10 @@ assert waited >= 5, "a timeout of 5 s cannot end the wait sooner"
 #
 # - **One machine with 8 GPUs:**
 #   `torchrun --standalone --nproc_per_node=8 -m tutorial_utils.ddp_charrnn`.
-#   Each rank finds a GPU for every local rank, takes GPU `LOCAL_RANK` and the
-#   backend becomes NCCL. With fewer GPUs than ranks it falls back to gloo on
-#   the CPU (local rank 0 says so), or stops with a message when
-#   `TUTORIAL_DEVICE=cuda` asked for GPUs.
+#   The machine has a GPU for every local rank, so each rank takes GPU
+#   `LOCAL_RANK` and the ranks talk over NCCL. With fewer GPUs than ranks the
+#   script falls back to gloo on the CPU (local rank 0 says so), or stops with
+#   a message when `TUTORIAL_DEVICE=cuda` asked for GPUs.
 # - **Two machines with 8 GPUs each:** on both, run
 #   `torchrun --nnodes=2 --nproc_per_node=8 --rdzv-backend=c10d --rdzv-endpoint=host0:29500 --rdzv-id=job42 -m tutorial_utils.ddp_charrnn --checkpoint-dir /shared/run`.
 #   The rendezvous on `host0:29500` assigns the 16 global ranks; `LOCAL_RANK` still picks the GPU.
@@ -919,8 +964,8 @@ assert waited >= 5, "a timeout of 5 s cannot end the wait sooner"
 # - `torchrun --max-restarts` (with a fresh store for every attempt,
 #   `TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1`) plus resuming from the newest
 #   checkpoint survives a dead worker. When nobody restarts them, the survivors
-#   stop with one clear message: at once when a dead peer's connection closes,
-#   after `--timeout` when a peer hangs.
+#   stop with one clear message: before `--timeout` runs out when a dead peer's
+#   connection closes, after it when a peer hangs.
 #
 # ## Exercises
 #
@@ -1004,8 +1049,7 @@ assert rescaled == [Fraction(1, batch)] * 2
 # %% tags=["nbval-ignore-output"]
 # Path-dependent output (not compared by nbval): the losses' last digits
 # depend on the floating-point path, and one and three ranks add their
-# gradients in different orders. The assertions check the claims, with the
-# chapter's tolerances of 1e-4 and, as after 30 updates, 1e-5.
+# gradients in different orders. The assertions check the three replicas.
 short = ("--batch-size", "30", "--iterations", "5")
 alone = torchrun(1, *short, name="alone-30")
 three = torchrun(3, *short, name="three-30")
@@ -1020,13 +1064,16 @@ distinct = len(set(three["parameter_sha256"]))
 print(f"distinct parameter hashes among the three ranks: {distinct}")
 assert three["world_size"] == 3 and len(three["parameter_sha256"]) == 3
 assert distinct == 1
-assert loss_gap <= 1e-4 and parameter_gap <= 1e-4
-assert max(loss_gap, parameter_gap) < 1e-5  # "to within 1e-5" in the text
+
+# %% tags=["hide-input"]
+# Check of the gaps: one and three ranks agree to within 1e-5 after five
+# updates (losses and parameters)
+assert max(loss_gap, parameter_gap) < 1e-5
 
 # %% [markdown]
 # After five updates the losses and parameters of one and three ranks agree
-# to within $10^{-5}$, and the three replicas end bit for bit identical, as
-# the two did in the chapter.
+# to within $10^{-5}$ (a folded cell asserts it), and the three replicas end
+# bit for bit identical, as the two did in the chapter.
 #
 # ````{solution-end}
 # ````

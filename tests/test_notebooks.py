@@ -71,14 +71,25 @@ def test_every_notebook_is_in_the_table_of_contents():
     assert not missing, f"not in _toc.yml: {missing}"
 
 
-GLUE_CALL = re.compile(r"(?<![\w.])(?:tu\.)?glue\(")
 FOLDED = {"hide-input", "hide-cell", "remove-input", "remove-cell"}
+
+
+def calls_glue(source: str) -> bool:
+    """Whether Python source calls a function named glue, however it is reached (tu.glue, myst_nb.glue, glue)."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # IPython syntax: fall back to the text
+        return re.search(r"\bglue\s*\(", source) is not None
+    return any(isinstance(node, ast.Call) and (getattr(node.func, "id", None) == "glue" or getattr(node.func, "attr", None) == "glue")
+               for node in ast.walk(tree))
 
 
 def visible_glue_cells(notebook) -> list[int]:
     """The code cells (numbered from 1) that call glue without being folded: bookkeeping in the lesson."""
     return [number for number, cell in enumerate(code_cells(notebook), start=1)
-            if GLUE_CALL.search(cell.source) and not FOLDED & set(cell.metadata.get("tags", []))]
+            if calls_glue(cell.source) and not FOLDED & set(cell.metadata.get("tags", []))]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
@@ -95,8 +106,10 @@ def test_the_glue_rule_catches_a_visible_call():
         nbformat.v4.new_code_cell("tu.glue('loss', loss)", metadata={"tags": ["hide-input"]}),
         nbformat.v4.new_code_cell("glue('x', 1)", metadata={"tags": ["nbval-ignore-output"]}),
         nbformat.v4.new_code_cell("history.glue_free = 1\nprint(my_glue(2))"),
+        nbformat.v4.new_code_cell("import myst_nb\nmyst_nb.glue('x', 1, display=False)"),
+        nbformat.v4.new_code_cell("tutorial_utils.record.glue('x', 1)"),
     ]
-    assert visible_glue_cells(notebook) == [1, 3]
+    assert visible_glue_cells(notebook) == [1, 3, 5, 6]
 
 
 def _path_dependent_cells_module():

@@ -55,7 +55,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--output", type=Path, help="rank 0 writes the results here (JSON)")
     add("--seed", type=int, default=123)
     add("--stop-after", type=positive, help="stop after this many updates")
-    add("--fail-at", type=int, help="kill a rank at this update, once")
+    add(
+        "--fail-at", type=int, help="kill a rank after this many updates, once"
+    )
     add("--fail-rank", type=int, default=1, help="the rank --fail-at kills")
     return parser.parse_args(argv)
 
@@ -280,7 +282,7 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"rank {os.environ.get('RANK', '?')}: lost contact with the other"
             f" ranks ({type(error).__name__}: {first_line}); a worker died"
-            f" or stopped answering within --timeout {args.timeout:.0f} s."
+            f" or did not answer within --timeout {args.timeout:.0f} s."
             " Restart the run (torchrun --max-restarts does it for you); it"
             " resumes from the newest checkpoint in --checkpoint-dir.",
             file=sys.stderr,

@@ -52,7 +52,8 @@ def machine_description() -> str:
     if torch is not None:
         if torch.cuda.is_available():
             where = f"{torch.cuda.get_device_name()} ({where})"
-        parts.append(f"torch {torch.__version__} ({torch.get_num_threads()} CPU threads)")
+        threads = torch.get_num_threads()
+        parts.append(f"torch {torch.__version__} ({threads} CPU thread{'' if threads == 1 else 's'})")
     tensorflow = sys.modules.get("tensorflow")
     if tensorflow is not None:
         parts.append(f"TensorFlow {tensorflow.__version__}")

@@ -113,7 +113,7 @@ def binary_subset(features: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray,
 
     Raises:
         ValueError: if the inputs cannot be the Iris layout: fewer than 100 rows or 2 features, labels
-            of another length, or classes other than 0 and 1 in the first 100 rows.
+            of another length, or classes other than exactly 0 and 1 in the first 100 rows.
     """
     features, labels = np.asarray(features), np.asarray(labels)
     if features.ndim != 2 or features.shape[1] < 2 or len(features) != len(labels) or len(labels) < 100:
