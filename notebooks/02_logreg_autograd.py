@@ -197,8 +197,8 @@ for epoch in range(num_epochs):
 assert torch.equal(checked.weights, model.weights)
 assert torch.equal(checked.bias, model.bias)
 print(
-    f"after each of the {num_epochs} epochs, autograd's parameters are within"
-    " 1e-6 of the hand-written ones"
+    f"after each of the {num_epochs} epochs, autograd's parameters are"
+    " within 1e-6\nof the hand-written ones"
 )
 
 # %% [markdown]

@@ -643,7 +643,7 @@ for iteration in range(iterations):
 reached_iteration, reached_seconds, reached_loss = history[-1]
 print(
     f"reached {reached_loss:.4f} (the target: {target:.4f}) after"
-    f" {reached_iteration} iterations, {reached_seconds:.1f} s of training"
+    f" {reached_iteration} iterations,\n{reached_seconds:.1f} s of training"
     f" ({first_update_seconds:.1f} s of it in the first update)"
 )
 assert reached_loss <= target, (

@@ -146,7 +146,8 @@ def expected_output_cells(notebook: Path) -> int:
             continue
         shown = [
             out for out in cell.get("outputs", [])
-            if out["output_type"] in ("execute_result", "display_data")
+            if (out["output_type"] in ("execute_result", "display_data")
+                and "scrapbook" not in out.get("metadata", {}))  # a glued value: myst-nb shows it where the text cites it
             or (out["output_type"] == "stream" and out.get("name") == "stdout" and "".join(out.get("text", "")).strip())
         ]
         count += bool(shown)
