@@ -66,8 +66,9 @@ PRINT_CSS = """
   .sd-tab-set > label { display: block !important; border: none !important; padding: 0.6em 0 0.2em 0 !important;
                         font-weight: bold; color: inherit !important; }
   .sd-tab-set > .sd-tab-content { display: block !important; box-shadow: none !important; padding-top: 0 !important; }
-  /* The folded setup cells (they install the helper package outside the repository). */
-  .cell.tag_hide-cell { display: none !important; }
+  /* The folded setup cells (they install the helper package outside the repository), and the
+     folded sources of the cells that check the text and glue its numbers (their outputs print). */
+  .cell.tag_hide-cell, details.hide.above-input { display: none !important; }
   /* Nothing interactive: buttons, copy icons, header links. */
   .copybtn, .headerlink, button.toggle-button, .header-article, .bd-header-article, .prev-next-area,
   .bd-sidebar-primary, .bd-sidebar-secondary, .bd-header, .bd-footer, .bd-footer-content,

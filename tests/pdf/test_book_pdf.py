@@ -55,15 +55,23 @@ def squeeze(text: str) -> str:
 
 
 class _TextLength(HTMLParser):
+    """The text of a page, without scripts, styles and the folded sources of check cells (not printed)."""
+
     def __init__(self) -> None:
         super().__init__()
-        self.length, self._skip = 0, 0
+        self.length, self._skip, self._details = 0, 0, []
 
     def handle_starttag(self, tag, attrs) -> None:
         self._skip += tag in ("script", "style")
+        if tag == "details":
+            folded_source = "above-input" in (dict(attrs).get("class") or "").split()
+            self._details.append(folded_source)
+            self._skip += folded_source
 
     def handle_endtag(self, tag) -> None:
         self._skip -= tag in ("script", "style")
+        if tag == "details" and self._details:
+            self._skip -= self._details.pop()
 
     def handle_data(self, data) -> None:
         if not self._skip:
