@@ -42,12 +42,14 @@ _BENCHMARK = "benchmarks/char_rnn_benchmark.py"
 #: the novel, cleaned and encoded: the data every char-GRU result trained on
 _NOVEL = ("src/tutorial_utils/datasets/novel.py",)
 #: the benchmark's code shared by the default run and the levers (the file writing left out)
-_RECIPES = ("SEED,FULL_ITERATIONS,EVAL_EVERY,Recipe,CHAPTER,FASTEST,EARLIER,load_data,TrainingAutocast,make_model,"
-            "make_optimizer,first_crossing,time_to_target,ms_per_iteration,matmul_gflops,flops_per_character,"
-            "loop_curve,loop_targets,targets_for")
+_RECIPES = ("SEED,FULL_ITERATIONS,LOOP_SEEDS,LOOP_CHARACTERS_PER_ITERATION,CHECK_EVERY_CHARACTERS,REPEATS,Recipe,"
+            "CHAPTER,FASTEST,EARLIER,ROUND_TARGETS,load_data,TrainingAutocast,PerCharacterGRU,make_model,make_optimizer,"
+            "first_crossing,time_to_target,ms_per_iteration,matmul_gflops,reference_rates,arithmetic_rate,"
+            "flops_per_character,loop_curves,headline_target,loop_targets,targets_for,provenance_fields")
 #: the default run: the loop against the fast recipes, timed to the targets
-_DEFAULT_RUN = (f"{_BENCHMARK}::{_RECIPES},CURVE_COLUMNS,VERSION_COLUMNS,TARGET_COLUMNS,LOOP_CHARACTERS_PER_ITERATION,"
-                "LOOP_TIMING_ITERATIONS,loop_ms_per_iteration,run_default")
+_DEFAULT_RUN = (f"{_BENCHMARK}::{_RECIPES},CURVE_COLUMNS,VERSION_COLUMNS,TARGET_COLUMNS,LOOP_LR,LOOP_RECIPE_WARMUP,"
+                "FULL_EVAL_EVERY,PER_CHARACTER,LOOP_TIMING_ITERATIONS,loop_ms_per_iteration,validation_seconds,"
+                "crossing_summary,crossing,run_default")
 #: the levers run
 _LEVERS_RUN = f"{_BENCHMARK}::{_RECIPES},LEVER_COLUMNS,lever,LEVERS,run_levers"
 #: chapter 6's model and training code that the fast recipes run
@@ -61,8 +63,10 @@ _FAST_TRAINING = (
 #: result name (the file's stem) -> the sources whose code it measured
 MEASURED: dict[str, tuple[str, ...]] = {
     "char_rnn_full": (
-        f"{_BENCHMARK}::SEED,FULL_ITERATIONS,FULL_EVAL_EVERY,load_data,run_full",
-        f"{_CHARRNN}::CharRNN,bits_per_char,random_training_pair,split_train_validation,train_step_loop,validation_loss",
+        f"{_BENCHMARK}::SEED,FULL_ITERATIONS,LOOP_SEEDS,LOOP_LR,LOOP_RECIPE_WARMUP,LOOP_CHARACTERS_PER_ITERATION,"
+        "CHECK_EVERY_CHARACTERS,FULL_EVAL_EVERY,CURVE_COLUMNS,load_data,loop_run,run_full,provenance_fields",
+        f"{_CHARRNN}::CharRNN,bits_per_char,cosine_lr,init_unigram_bias,random_training_pair,split_train_validation,"
+        "train_step_loop,validation_loss",
         *_NOVEL,
         "pins::torch",
     ),

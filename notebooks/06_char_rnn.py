@@ -85,6 +85,7 @@ import tutorial_utils as tu
 # The notebook itself also draws and writes temporary files, and chooses the device:
 
 # %%
+import statistics
 import tempfile
 import textwrap
 from pathlib import Path
@@ -163,6 +164,13 @@ def split_train_validation(
             f"validation_fraction must be in (0, 1), got {validation_fraction}"
         )
     cut = round(len(encoded) * (1.0 - validation_fraction))
+    if not 2 <= cut <= len(encoded) - 2:  # each part needs one prediction
+        raise ValueError(
+            f"validation_fraction {validation_fraction} of {len(encoded)}"
+            f" characters leaves {cut} for training and"
+            f" {len(encoded) - cut} for validation; each needs 2 or more:"
+            " use a fraction nearer 0.5 or a longer text"
+        )
     return encoded[:cut], encoded[cut:]
 
 
@@ -229,6 +237,15 @@ class CharRNN(nn.Module):
         super().__init__()
         if cell not in ("gru", "lstm"):
             raise ValueError(f"cell must be 'gru' or 'lstm', got {cell!r}")
+        if not all(
+            tu.is_count(size)
+            for size in (vocab_size, embedding_size, hidden_size, num_layers)
+        ):
+            raise ValueError(
+                "vocab_size, embedding_size, hidden_size and num_layers must"
+                f" be integers of 1 or more, got {vocab_size!r},"
+                f" {embedding_size!r}, {hidden_size!r} and {num_layers!r}"
+            )
         self.vocab_size, self.cell = vocab_size, cell
         self.hidden_size, self.num_layers = hidden_size, num_layers
         self.embedding = nn.Embedding(vocab_size, embedding_size)
@@ -282,6 +299,10 @@ def random_training_pair(
     data: torch.Tensor, seq_len: int = 200, rng: random.Random | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A random portion of `seq_len + 1` characters: inputs, targets."""
+    if not tu.is_count(seq_len):
+        raise ValueError(
+            f"seq_len must be an integer of 1 or more, got {seq_len!r}"
+        )
     if len(data) <= seq_len:
         raise ValueError(
             f"{len(data)} characters are too few for seq_len {seq_len}"
@@ -320,6 +341,10 @@ def train_step_loop(
     targets: torch.Tensor,
 ) -> float:
     """One update as the original does it: the GRU stepped per character."""
+    if len(inputs) < 1:  # the mean loss of no characters is 0/0
+        raise ValueError(
+            f"inputs must hold at least one character, got {len(inputs)}"
+        )
     hidden = model.init_hidden(1, inputs.device)
     optimizer.zero_grad()
     loss = torch.zeros((), device=inputs.device)
@@ -382,6 +407,10 @@ def validation_loss(
             "data must be a 1-D text of at least 2 characters,"
             f" got shape {tuple(data.shape)}"
         )
+    if not tu.is_count(chunk_len):  # below 1, no chunk would be scored
+        raise ValueError(
+            f"chunk_len must be an integer of 1 or more, got {chunk_len!r}"
+        )
     was_training = model.training
     model.eval()
     hidden = model.init_hidden(1, data.device)
@@ -434,6 +463,10 @@ def sample_text(
     """`prime` and `length` characters from `softmax(logits / temperature)`."""
     if not prime:  # the model needs at least one character to start from
         raise ValueError("prime must contain at least one character")
+    if not tu.is_count(length, 0):
+        raise ValueError(
+            f"length must be an integer of 0 or more, got {length!r}"
+        )
     if not temperature > 0:  # 0 would divide by zero: use 0.1 for near-greedy
         raise ValueError(f"temperature must be > 0, got {temperature}")
     was_training = model.training
@@ -464,20 +497,45 @@ print(textwrap.fill(loop_sample, 79))
 # %% [markdown]
 # After 100 iterations the model has learned frequent letters, spaces and a few short words.
 # For the full 20,000-iteration schedule we do not wait here: the benchmark script
-# `benchmarks/char_rnn_benchmark.py --full` ran it once and recorded the validation loss every
-# 250 iterations in `benchmarks/results/char_rnn_full.json`.
+# `benchmarks/char_rnn_benchmark.py --full` ran it with three seeds and recorded the validation
+# loss every 160 iterations (32,000 characters) in `benchmarks/results/char_rnn_full.json`.
+# Its loss barely changes in the second half of the schedule (within 0.03 of where it ends)
+# and hovers, so no single check is *the* result. We take the loop's *plateau*: the highest of the three seeds' medians of their last
+# five checks, rounded up to 0.01. At least three of every seed's last five checks lie at or
+# below it, so every seed reaches it; it is the target of everything that follows.
 
 # %%
-loop_curve = tu.benchmark_result("char_rnn_full")["rows"]
-target_loss = loop_curve[-1]["validation_loss"]
+loop_runs = tu.benchmark_result("char_rnn_full")["rows"]
+loop_curves = {}
+for row in loop_runs:
+    loop_curves.setdefault(row["seed"], []).append(row)
+medians = []
+for seed, curve in loop_curves.items():
+    medians.append(statistics.median(r["validation_loss"] for r in curve[-5:]))
+    print(
+        f"seed {seed}: {curve[-1]['validation_loss']:.4f} after"
+        f" {curve[-1]['iteration']:,} iterations; median of the last five"
+        f" {medians[-1]:.4f}"
+    )
+target_loss = math.ceil(round(max(medians) * 100, 6)) / 100
 print(
-    f"recorded full run: iteration {loop_curve[-1]['iteration']:,},\n"
-    f"validation loss {target_loss:.4f} nats/char"
+    f"the loop's plateau: {target_loss:.2f} nats/char"
     f" = {bits_per_char(target_loss):.3f} bits/char"
 )
 
 # %% tags=["hide-input"]
-tu.glue("loop_20000_validation_loss", round(target_loss, 4))
+# The text above: three seeds, each to 20,000 iterations, checked every 160.
+assert len(loop_curves) == 3
+for curve in loop_curves.values():
+    checks = [row["iteration"] for row in curve]
+    assert checks == list(range(0, 20_001, 160))
+    below = [r for r in curve[-5:] if r["validation_loss"] <= target_loss]
+    assert len(below) >= 3
+    # the second half: within 0.03 of where it ends
+    halfway = next(r for r in curve if r["iteration"] >= 10_000)
+    last_five = statistics.median(r["validation_loss"] for r in curve[-5:])
+    assert abs(halfway["validation_loss"] - last_five) < 0.03
+tu.glue("loop_plateau", target_loss)
 
 # %% [markdown]
 # ## The fast version
@@ -519,12 +577,22 @@ def consecutive_batch(
     data: torch.Tensor, batch_size: int, seq_len: int, index: int
 ) -> tuple[torch.Tensor, torch.Tensor, bool]:
     """Chunk `index` of truncated BPTT: inputs, targets, starts a new pass?"""
+    if not (tu.is_count(batch_size) and tu.is_count(seq_len)):
+        raise ValueError(
+            "batch_size and seq_len must be integers of 1 or more,"
+            f" got {batch_size!r} and {seq_len!r}"
+        )
+    if not tu.is_count(index, 0):
+        raise ValueError(
+            f"index must be an integer of 0 or more, got {index!r}"
+        )
     stream_len = (len(data) - 1) // batch_size
     per_pass = stream_len // seq_len
     if per_pass < 1:  # a short text with a large batch leaves no chunk
         raise ValueError(
-            f"{len(data)} characters are too few for"
-            f" {batch_size} streams of {seq_len + 1}"
+            f"{len(data)} characters are too few for {batch_size} streams"
+            f" of {seq_len} (at least {batch_size * seq_len + 1}):"
+            " use fewer streams or shorter chunks"
         )
     position = (index % per_pass) * seq_len
     offsets = (
@@ -586,6 +654,20 @@ def cosine_lr(
     final_fraction: float = 0.05,
 ) -> float:
     """Linear warm-up to `peak`, cosine decay to `final_fraction * peak`."""
+    if not (tu.is_count(total) and tu.is_count(warmup, 0)):
+        raise ValueError(
+            "total must be an integer of 1 or more and warmup of 0 or more,"
+            f" got {total!r} and {warmup!r}"
+        )
+    if not (tu.is_count(iteration, 0) and 0 < peak < math.inf):
+        raise ValueError(
+            "iteration must be an integer of 0 or more and peak a finite"
+            f" number above 0, got {iteration!r} and {peak!r}"
+        )
+    if not 0 <= final_fraction <= 1:
+        raise ValueError(
+            f"final_fraction must be from 0 to 1, got {final_fraction!r}"
+        )
     if iteration < warmup:
         return peak * (iteration + 1) / warmup
     progress = min(1.0, (iteration - warmup) / max(1, total - warmup))
@@ -688,8 +770,20 @@ def train_fast(
     optimizer: torch.optim.Optimizer | None = None,
 ) -> FastHistory:
     """Truncated BPTT with Adam, a cosine schedule and gradient clipping."""
-    if iterations < 1:  # the schedule needs a length
-        raise ValueError(f"iterations must be at least 1, got {iterations}")
+    if not tu.is_count(iterations):  # the schedule needs a length
+        raise ValueError(
+            f"iterations must be an integer of 1 or more, got {iterations!r}"
+        )
+    if not tu.is_count(eval_every, 0):
+        raise ValueError(
+            "eval_every must be an integer, 0 (no validation) or more,"
+            f" got {eval_every!r}"
+        )
+    if not (0 < peak_lr < math.inf and clip_norm > 0):
+        raise ValueError(
+            "peak_lr must be a finite number above 0 and clip_norm a number"
+            f" above 0, got {peak_lr!r} and {clip_norm!r}"
+        )
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=peak_lr)
     history = FastHistory()
     seconds, hidden = 0.0, None
@@ -811,7 +905,7 @@ print()
 print(f"{'':28s}{'nats/char':>10s}{'bits/char':>11s}")
 for name, loss in (
     ("loop, 100 iterations", loop_loss),
-    ("loop, 20,000 iterations", target_loss),
+    ("loop's plateau", target_loss),
     ("fast, 700 iterations", fast_loss),
 ):
     print(f"{name:28s}{loss:10.4f}{bits_per_char(loss):11.3f}")
@@ -914,139 +1008,263 @@ assert bump > 0.02, "the running mean rises where the second pass starts"
 # the second pass over the text begins, and ends close to the validation
 # loss, so after 1.6 passes over the text the model has not begun to memorise it.
 #
-# The fast model, after 700 iterations, beats the loop after 20,000. The exact
+# The fast model, after 700 iterations, beats the loop's plateau. The exact
 # digits above depend on the machine: 700 Adam steps turn the last-bit
 # differences between processors, their vector units, BLAS builds and thread
 # counts into different digits. The cell therefore asserts what holds on every
 # path, not the digits: the validation loss falls at every check, ends at or
-# below the full loop's, and lies within 0.02 of 1.542, a band that leaves room
-# for those differences and still lies wholly below the loop's
-# {glue:text}`loop_20000_validation_loss`.
+# below the loop's plateau, and lies within 0.02 of 1.542, a band that leaves
+# room for those differences and still lies wholly below the plateau,
+# {glue:text}`loop_plateau`.
 #
 # How much faster is it? A fair answer times both sides to the same quality: each version
 # trains until its validation loss first reaches the same target, and the clock stops there.
-# The benchmark script `benchmarks/char_rnn_benchmark.py` does this in one run on one machine.
-# For the loop it measures the time per iteration, and takes from the recorded full run (a
-# validation every 250 iterations) the first iteration at or below the target; the fast recipes
-# run `train_fast` with `stop_at_loss`, checking every 10 iterations. It does so at three
-# targets: the loop's loss at the end of its schedule (the headline), a round 1.70, and the
-# median of the loop's last five checks, because the end point of a curve that hovers is noisy.
-# Its output, `benchmarks/results/char_rnn.json`:
+# The benchmark script `benchmarks/char_rnn_benchmark.py` does this on one machine. Both
+# sides are validated every 32,000 training characters: the loop every 160 iterations of its
+# recorded full runs (the `--full` runs above), the fast recipes every 20 iterations of
+# `train_fast` with `stop_at_loss`. A run's time to a target is its first check at or below
+# it. For the loop, that check's iteration times the loop's time per iteration, measured in
+# the benchmark's default run beside the fast recipes, is one seed's time, and the median of
+# the three seeds' counts; each fast recipe ran five times in that run, taking turns with the
+# others, and its median counts. Two more contenders take the difference partly apart: this
+# chapter's recipe with the GRU stepped one character at a time, as the loop steps it
+# (`stepping` "per-character": mathematically the same updates, so it reaches the target at
+# the same check), trained in the default run; and the loop given this recipe's head start
+# and a schedule planned for its 20,000 iterations (one seed), whose curve comes from the
+# full runs. The default run's output, `benchmarks/results/char_rnn.json`:
 
 # %%
 benchmark = tu.benchmark_result("char_rnn")
-loop_row, *fast_rows = benchmark["rows"]
+versions = benchmark["rows"]
+loop_row, loop_recipe_row, per_character_row, chapter_row, fastest_row = (
+    versions
+)
 targets = benchmark["tables"][0]["rows"]
+headline = targets[-1]
 print("measured on", benchmark["machine"].split(";")[0], benchmark["date"])
-print(f"the loop: {loop_row['ms_per_iteration']:.1f} ms per iteration")
-print(
-    f"{'target':>8} {'loop':>14} {'chapter':>8} {'ratio':>6}"
-    f" {'fastest':>8} {'ratio':>6}"
+print(f"target: the loop's plateau, {headline['target']:.2f} nats/char")
+print(f"{'':26} {'M chars':>7} {'k chars/s':>9} {'median (range), s':>20}")
+names = (
+    "original loop",
+    "loop + head start, sched.",
+    "recipe, per character",
+    "this chapter's recipe",
+    "fastest recipe",
 )
-for row in targets:
+for name, row in zip(names, versions):
+    spread = f"({row['training_seconds_min']:.1f}-"
+    spread += f"{row['training_seconds_max']:.1f})"
     print(
-        f"{row['target']:8.4f} {row['loop_iteration']:6,} it."
-        f" {row['loop_seconds']:4.0f} s {row['chapter_seconds']:6.1f} s"
-        f" {row['chapter_ratio']:5.0f}x {row['fastest_seconds']:6.1f} s"
-        f" {row['fastest_ratio']:5.0f}x"
+        f"{name:26} {row['characters_to_target']:7.3f}"
+        f" {row['characters_per_second']:9.1f}"
+        f" {row['training_seconds']:7.1f} {spread:>12}"
     )
-headline = targets[0]
-chapter_row = fast_rows[0]
-# the headline ratio, as two factors: characters, and characters per second
-loop_characters = loop_row["iterations"] * 200
-chapter_characters = chapter_row["iterations"] * fast_batch * fast_seq_len
-fewer_characters_factor = loop_characters / chapter_characters
-faster_per_character = (
-    chapter_characters / chapter_row["training_seconds"]
-) / (loop_characters / loop_row["training_seconds"])
-print(
-    f"this chapter's recipe: {fewer_characters_factor:.1f}x fewer characters"
-    f" x {faster_per_character:.1f}x more per second\n"
-    f"= {fewer_characters_factor * faster_per_character:.0f}x less time"
-)
 
 # %% tags=["hide-input"]
-# The text below: the loop is charged its time to the target, not its whole
-# schedule, and the two factors multiply to the headline ratio.
-first = next(
-    row for row in loop_curve if row["validation_loss"] <= headline["target"]
+# The text above and below, checked against the result files: the first
+# crossing on both sides, the checks every 32,000 characters, the median of
+# three seeds and of five repeats, the headline target at the plateau, and
+# the two factors that multiply to each ratio.
+assert benchmark["headline_target"] == headline["target"] == target_loss
+crossings = sorted(
+    next(r for r in curve if r["validation_loss"] <= target_loss)["iteration"]
+    for curve in loop_curves.values()
 )
-assert loop_row["iterations"] == first["iteration"] < 20_000
-assert (
-    loop_row["training_seconds"]
-    == headline["loop_seconds"]
-    == round(first["iteration"] * loop_row["ms_per_iteration"] / 1000, 1)
-)
-assert f"({fast_batch} x {fast_seq_len} chars," in chapter_row["version"]
+assert loop_row["iterations"] == crossings[1]  # the median seed
+ms = benchmark["loop_ms_per_iteration"]
+# (the file rounds the time per iteration to 0.01 ms)
 assert math.isclose(
-    fewer_characters_factor * faster_per_character,
-    headline["loop_seconds"] / headline["chapter_seconds"],
+    loop_row["training_seconds"], crossings[1] * ms / 1000, rel_tol=2e-4
 )
-product = fewer_characters_factor * faster_per_character
-assert abs(product - headline["chapter_ratio"]) <= 0.05
-# The text above: validations every 250 iterations of the loop and every 10
-# of the fast recipes, at three targets.
-loop_checks = [row["iteration"] for row in loop_curve]
-assert loop_checks == list(range(0, 20_001, 250))
-for curve in (benchmark["fast_curve"], benchmark["fastest_curve"]):
-    checks = [row["iteration"] for row in curve["rows"]]
-    assert checks == list(range(0, checks[-1] + 1, 10))
-last_five = sorted(row["validation_loss"] for row in loop_curve[-5:])
-assert abs(targets[0]["target"] - target_loss) <= 5e-6
-assert targets[1]["target"] == 1.7
-assert abs(targets[2]["target"] - last_five[2]) <= 5e-6
-tu.glue("loop_first_crossing", f"{headline['loop_iteration']:,}")
-tu.glue("chapter_ratio", round(headline["chapter_ratio"]))
-tu.glue("fastest_ratio", round(headline["fastest_ratio"]))
-tu.glue("fewer_characters_factor", round(fewer_characters_factor, 1))
-tu.glue("faster_per_character", round(faster_per_character, 1))
+assert loop_row["repeats"] == 3
+assert all(row["repeats"] == 5 for row in versions[2:])
+assert crossings[-1] < 10_000  # every seed, long before the end
+for row in versions[1:]:
+    fewer = loop_row["characters_to_target"] / row["characters_to_target"]
+    faster = row["characters_per_second"] / loop_row["characters_per_second"]
+    # (the file rounds the ratio to 0.1)
+    product = fewer * faster
+    assert abs(product - row["time_ratio"]) <= 0.05 + 5e-3 * product
+for name in ("fast_curve", "fastest_curve", "per_character_curve"):
+    checks = [row["iteration"] for row in benchmark[name]["rows"]]
+    assert checks == list(range(0, checks[-1] + 1, 20))
+    spacing = benchmark["check_every_characters"]
+    assert 20 * fast_batch * fast_seq_len == 160 * 200 == spacing == 32_000
+    crossing = next(
+        r
+        for r in benchmark[name]["rows"]
+        if r["validation_loss"] <= target_loss
+    )
+    assert crossing is benchmark[name]["rows"][-1]  # it stopped there
+assert f"({fast_batch} x {fast_seq_len} chars," in chapter_row["version"]
+# the same updates per character stepped: the same check reaches the target
+assert per_character_row["iterations"] == chapter_row["iterations"]
+assert per_character_row["stepping"] == loop_row["stepping"]
+assert chapter_row["stepping"] == "per-chunk"
+
+
+def factors(row: dict) -> tuple[float, float]:
+    """Fewer characters than the loop, and more characters per second."""
+    return (
+        loop_row["characters_to_target"] / row["characters_to_target"],
+        row["characters_per_second"] / loop_row["characters_per_second"],
+    )
+
+
+for name, row in (
+    ("chapter", chapter_row),
+    ("fastest", fastest_row),
+    ("per_character", per_character_row),
+    ("loop_recipe", loop_recipe_row),
+):
+    fewer, faster = factors(row)
+    tu.glue(f"{name}_ratio", row["time_ratio"])  # to 0.1, as in the file
+    tu.glue(f"{name}_fewer_characters", round(fewer, 1))
+    tu.glue(f"{name}_faster_per_character", round(faster, 1))
+tu.glue("loop_first_crossing", f"{loop_row['iterations']:,}")
+tu.glue("loop_crossing_range", f"{crossings[0]:,} to {crossings[-1]:,}")
+chunk_over_step = (
+    chapter_row["characters_per_second"]
+    / per_character_row["characters_per_second"]
+)
+tu.glue("chunk_over_step", round(chunk_over_step, 2))
+assert factors(per_character_row)[1] > chunk_over_step > 1
+loop_recipe_final = tu.benchmark_result("char_rnn_full")["loop_with_recipe"]
+loop_recipe_final = loop_recipe_final["rows"][-1]["validation_loss"]
+assert loop_recipe_final < 1.542 - 0.02  # below the band of fast_loss
+# it keeps learning after its crossing
+assert loop_recipe_final < loop_recipe_row["validation_loss"] - 0.1
+tu.glue("loop_recipe_final_loss", loop_recipe_final)
+assert loop_recipe_row["repeats"] == 1
+chapter_checks = len(benchmark["fast_curve"]["rows"])
+validation_pass = benchmark["validation_seconds"]["chapter 6's fast recipe"]
+assert chapter_checks * validation_pass > chapter_row["training_seconds"]
+tu.glue(
+    "chapter_wall_ratio",
+    round(loop_row["wall_seconds"] / chapter_row["wall_seconds"]),
+)
+tu.glue("chapter_range", f"{chapter_row['training_seconds_min']:.1f}"
+        f" to {chapter_row['training_seconds_max']:.1f}")
 
 # %% [markdown]
-# On the machine named above, the loop first reached its own final loss after
-# {glue:text}`loop_first_crossing` of its 20,000 iterations, and this chapter's recipe got there
-# in {glue:text}`chapter_ratio`x less time; the fastest recipe (next section) in
-# {glue:text}`fastest_ratio`x less. The ratio for this chapter's recipe is the
-# product of two factors, printed above: the recipe needs
-# {glue:text}`fewer_characters_factor`x fewer characters to reach the target
-# than the loop, and processes {glue:text}`faster_per_character`x more
-# characters per second. The first factor comes from the schedule, the
-# learning rate and the head start (the next section shows that the batch
-# shape can move it too). The second comes from the batch shape (64 streams
-# per step, one GRU call per chunk), the implementation and the machine: the
-# loop does the same arithmetic per character (it is the same model) in 400
-# small GRU calls per iteration, one character each. The levers run of the
-# next section, measured on another day, also gives this chapter's recipe's
-# arithmetic rate: about half of a large matrix product's rate on one thread
-# ({glue:text}`chapter_percent_of_matmul`%). The ratios above hold for the
-# machine of the headline run only. The
-# [performance appendix](../book/performance.md) gives the full tables.
+# On the machine named above, the loop's three seeds first reached the plateau
+# after {glue:text}`loop_crossing_range` iterations (median
+# {glue:text}`loop_first_crossing`), and this chapter's recipe got there in
+# {glue:text}`chapter_ratio`x less training time (median of five runs, from
+# {glue:text}`chapter_range` s); the fastest recipe (next section) in
+# {glue:text}`fastest_ratio`x less. Each ratio is the product of two factors,
+# both columns of the table:
 #
-# Validation loss against training time (logarithmic time axis). The fast recipes' curves come
-# from the benchmark run; the loop's losses come from its recorded full run, placed on the time
-# axis at the time per iteration the benchmark measured for it beside the fast versions, so that
-# all three curves share one machine's clock. A ring marks where each curve first reaches the
-# dashed target.
+# - **Fewer characters** (the recipe): this chapter's recipe needs
+#   {glue:text}`chapter_fewer_characters`x fewer characters than the loop to
+#   reach the target. This factor comes from the recipe as a whole: truncated
+#   BPTT over contiguous streams, the schedule, the learning rate and the head
+#   start for the read-out (clipping never acts here; the next section
+#   changes them one at a time).
+# - **More characters per second** (batching and the implementation): it
+#   processes {glue:text}`chapter_faster_per_character`x more characters per
+#   second. The loop does nearly the same arithmetic per character (it is the
+#   same model) one character of one stream at a time, with an Adam step every
+#   200 characters; the recipe's 64 streams give every step's products 64 rows
+#   instead of one, and it runs the embedding, the read-out, the loss and Adam
+#   once per chunk of 1,600 characters.
+#
+# The two extra rows take the factors partly apart. Stepped per character,
+# the recipe makes mathematically the same updates and reaches the target at
+# the same check; it is still
+# {glue:text}`per_character_faster_per_character`x faster per character than
+# the loop, and the one GRU call per chunk adds only a factor of
+# {glue:text}`chunk_over_step`: on a CPU the larger part of the second factor
+# comes from batching (64 streams, and the read-out, loss and Adam once per
+# chunk), not from calling the GRU once per chunk. The loop given the head
+# start and a schedule over its 20,000 iterations (one seed) needs
+# {glue:text}`loop_recipe_fewer_characters`x fewer characters than the plain
+# loop's median seed, and it keeps learning where the plain loop hovers:
+# after its 20,000 iterations it reaches {glue:text}`loop_recipe_final_loss`
+# nats/char, below this chapter's fast recipe after its 700. Counting the
+# validations too, which both sides run every 32,000 characters (one pass,
+# timed in the benchmark, per check), this chapter's recipe is
+# {glue:text}`chapter_wall_ratio`x faster in training time plus validations
+# (column `wall_seconds` of the file): at this spacing its validations take
+# longer than its training. The ratios hold for the machine of the benchmark
+# run only; the [performance appendix](../book/performance.md) gives the
+# full tables.
+#
+# How large is the speed-up at other targets? The file's second table times
+# the loop, this chapter's recipe and the fastest to targets from 2.0 down to
+# the plateau:
 
 # %%
-loop_seconds = [
-    row["iteration"] * loop_row["ms_per_iteration"] / 1000
-    for row in loop_curve
-]
-fast_curve = benchmark["fast_curve"]["rows"]
-fastest_curve = benchmark["fastest_curve"]["rows"]
-curves = (
-    (loop_seconds, loop_curve, "original loop (1 x 200 chars)"),
-    (
-        [row["training_seconds"] for row in fast_curve],
-        fast_curve,
-        "fast recipe (this chapter's)",
-    ),
-    (
-        [row["training_seconds"] for row in fastest_curve],
-        fastest_curve,
-        "fastest recipe (next section)",
-    ),
+print(f"{'target':>6} {'loop, s (seeds)':>22} {'chapter':>8} {'fastest':>8}")
+for row in targets:
+    seeds = f"({row['loop_seconds_min']:.0f}-{row['loop_seconds_max']:.0f})"
+    print(
+        f"{row['target']:6.2f} {row['loop_seconds']:8.0f} {seeds:>13}"
+        f" {row['chapter_ratio']:7.1f}x {row['fastest_ratio']:7.1f}x"
+    )
+fig, ax = plt.subplots(figsize=(7, 3.5))
+for name, label in (("chapter", "this chapter's recipe"),
+                    ("fastest", "fastest recipe")):
+    ratios = [row[f"{name}_ratio"] for row in targets]
+    fast = [row[f"{name}_seconds"] for row in targets]
+    low = [row["loop_seconds_min"] / s for row, s in zip(targets, fast)]
+    high = [row["loop_seconds_max"] / s for row, s in zip(targets, fast)]
+    x = [row["target"] for row in targets]
+    ax.plot(x, ratios, "o-", label=label)
+    ax.fill_between(x, low, high, alpha=0.2)
+ax.invert_xaxis()
+ax.set_xlabel("target validation loss (nats/char); lower is harder")
+ax.set_ylabel("loop's time / recipe's")
+ax.set_title("The speed-up depends on the target")
+ax.legend()
+plt.show()
+
+# %% tags=["hide-input"]
+# The text above and below: targets from 2.0 down to the plateau, at least
+# six, and each ratio smallest at 2.0 and largest at the plateau.
+assert targets[0]["target"] == 2.0 and len(targets) >= 6
+assert [row["target"] for row in targets] == sorted(
+    (row["target"] for row in targets), reverse=True
 )
+for name in ("chapter", "fastest"):
+    ratios = [row[f"{name}_ratio"] for row in targets]
+    assert ratios[0] == min(ratios) and ratios[-1] == max(ratios)
+steps = [row["loop_iteration"] for row in targets[-3:]]
+assert all(later - earlier > 1000 for earlier, later in zip(steps, steps[1:]))
+tu.glue("chapter_ratio_at_2", round(targets[0]["chapter_ratio"]))
+
+# %% [markdown]
+# The shaded band spans the loop's fastest and slowest seed. At 2.0 this
+# chapter's recipe is {glue:text}`chapter_ratio_at_2`x faster; both ratios are
+# smallest there and largest at the loop's plateau, where the loop's curve
+# flattens and each further step of 0.01 or 0.02 down costs it more than a
+# thousand iterations. A
+# headline ratio therefore depends on its target, and below the plateau it
+# would depend on where the noise of one seed happened to dip.
+#
+# Validation loss against training time (logarithmic time axis). The fast
+# recipes' curves come from the benchmark run (the run of median time of
+# five); the loop's losses come from its recorded full runs, placed on the
+# time axis at the time per iteration the benchmark measured for it beside
+# the fast versions, so that all the curves share one machine's clock. A ring
+# marks where each curve first reaches the dashed target.
+
+# %%
+curves = [
+    (
+        [row["iteration"] * ms / 1000 for row in curve],
+        curve,
+        f"original loop, seed {seed}",
+    )
+    for seed, curve in loop_curves.items()
+]
+for name, label in (
+    ("fast_curve", "fast recipe (this chapter's)"),
+    ("fastest_curve", "fastest recipe (next section)"),
+):
+    curve = benchmark[name]["rows"]
+    seconds = [row["training_seconds"] for row in curve]
+    curves.append((seconds, curve, label))
 fig, ax = plt.subplots(figsize=(7, 4))
 for seconds, curve, label in curves:
     losses = [row["validation_loss"] for row in curve]
@@ -1067,7 +1285,7 @@ ax.axhline(
     color="gray",
     linestyle="--",
     linewidth=1,
-    label="target: the loop after 20,000 iterations",
+    label="target: the loop's plateau",
 )
 ax.set_xscale("log")
 ax.set_ylim(top=2.2)
@@ -1077,26 +1295,24 @@ ax.legend()
 ax.set_title("Same model, same data: validation loss vs training time")
 plt.show()
 
-# %%
-after = [
-    row["validation_loss"]
-    for row in loop_curve
-    if row["iteration"] >= headline["loop_iteration"]
-]
-print(
-    f"after its first crossing at iteration {headline['loop_iteration']:,},\n"
-    f"the loop's checks lay between {min(after):.3f} and {max(after):.3f}"
-)
-
 # %% tags=["hide-input"]
-# The text below: the fast recipes' curves still fall at their last check.
-for curve in (fast_curve, fastest_curve):
+# The text below: the loop keeps hovering around the target after it first
+# reaches it, and the fast recipes' curves still fall at their last check.
+for curve in loop_curves.values():
+    first = next(
+        i for i, r in enumerate(curve) if r["validation_loss"] <= target_loss
+    )
+    assert any(r["validation_loss"] > target_loss for r in curve[first:])
+for name, row in (("fast_curve", chapter_row), ("fastest_curve", fastest_row)):
+    curve = benchmark[name]["rows"]
     assert curve[-1]["validation_loss"] < curve[-2]["validation_loss"]
+    # the run of median time of five
+    assert curve[-1]["training_seconds"] == row["training_seconds"]
 
 # %% [markdown]
-# The loop crosses the target long before its schedule ends and then hovers around it, which is
-# why its final loss is a noisy target and the other two are given too; the fast recipes stop
-# at their first crossing, on curves that are still falling.
+# The loop crosses the target long before its schedule ends and then hovers
+# around it, rising above it again after its first crossing; the fast recipes
+# stop at their first crossing, on curves that are still falling.
 #
 # ## One process, as fast as it goes
 #
@@ -1114,22 +1330,23 @@ for curve in (fast_curve, fastest_curve):
 # Each row was timed in two ways, and three of the file's columns say how
 # fast it was. The training run of `train_fast` to the target, as in the
 # headline benchmark, gives the *time to the target* (`seconds_to_target`),
-# and with it the *characters to the target*. Three short timings of the row,
-# each right after one of its baseline (the earlier recipe for the first
-# group, this chapter's recipe for the second), give the *speed*
+# and with it the *characters to the target*; one training run per row, so
+# its time is a single measurement. Five short timings of the row, each
+# right after one of its baseline (the earlier recipe for the first group,
+# this chapter's recipe for the second), give the *speed*
 # (`speed_vs_baseline`): the row's characters per second over its
-# baseline's, the median of the three ratios (the earlier recipe's own row,
-# timed against itself, is not exactly 1). The same short timings taken
+# baseline's, the median of the five ratios (the earlier recipe's own row,
+# timed against itself, need not be exactly 1). The same short timings taken
 # alone, unpaired, give the median thousands of characters per second
-# (`kchars_per_second`, and the arithmetic rate computed from it).
+# (`kchars_per_second`, and the arithmetic rate computed from it, by the
+# same protocol as the headline run's).
 #
-# Timings of the same recipe differ from one run to the next (the three times
-# per iteration of this chapter's recipe, printed in a folded cell further
-# below, all differ), so where the differences are small the three columns
-# can disagree: below, claims about speed read the paired column, claims
-# about time the training runs. This run was also measured on another day
-# than the headline run (the cell below prints its date, the headline cell
-# above printed the headline's) and trained every recipe anew, so its times
+# Timings of the same recipe differ from one run to the next (the times per
+# iteration of this chapter's recipe, printed in a folded cell further below,
+# differ), so where the differences are small the three columns can
+# disagree: below, claims about speed read the paired column, claims about
+# time the training runs. This run is separate from the headline run (the
+# cell below prints its date) and trained every recipe anew, so its times
 # differ from the headline run's for the same recipe; the headline's ratios
 # come from the headline run, the comparisons between levers from this one.
 # `benchmarks/results/char_rnn_levers.json`:
@@ -1168,8 +1385,7 @@ for row in levers["rows"]:
 # %% tags=["hide-input"]
 # The text above: the earlier recipe is 16 x 100 characters with a schedule of
 # 1,500 iterations and the default bias; the first group changes it, the
-# second group changes this chapter's recipe, the last of the first group;
-# and this run was measured on another day than the headline run.
+# second group changes this chapter's recipe, the last of the first group.
 assert earlier["recipe"].startswith("16 x 100 chars,")
 assert "schedule 1500," in earlier["recipe"]
 assert "unigram" not in earlier["recipe"]
@@ -1177,7 +1393,6 @@ assert first_group + second_group == levers["rows"]
 assert {row["baseline"] for row in second_group} == {"chapter 6's recipe"}
 assert chapter["lever"].startswith(second_group[0]["baseline"] + ":")
 assert chapter["recipe"] in chapter_row["version"]
-assert levers["date"] != benchmark["date"]
 
 # %%
 fig, (left, right) = plt.subplots(1, 2, figsize=(9, 4.5), sharey=False)
@@ -1254,7 +1469,8 @@ print(
 print(
     "the same recipes in the headline run:"
     f" {chapter_row['training_seconds']:.1f} s and"
-    f" {fast_rows[-1]['training_seconds']:.1f} s"
+    f" {fastest_row['training_seconds']:.1f} s,\n"
+    f" {fastest_row['percent_of_matmul']}% of its matrix product's rate"
 )
 print(
     "chapter's recipe, ms per iteration:"
@@ -1262,8 +1478,15 @@ print(
     f"{training_ms_per_iteration(chapter):.1f} (its training run here),"
     f" {chapter_row['ms_per_iteration']:.1f} (the headline run)"
 )
-matmul_note = next(n for n in benchmark["notes"] if "GFLOP/s" in n)
-print("the headline run's note:", textwrap.fill(matmul_note, 79), sep="\n")
+print(
+    "GFLOP/s of the fastest recipe (short timings):"
+    f" {fastest['gflops']:.1f} here,\n{fastest_row['gflops']:.1f} in the"
+    " headline run; of the matrix product on 1 and 2 threads:\n"
+    f" {levers['matmul_gflops']['1']:.0f} and"
+    f" {levers['matmul_gflops']['2']:.0f} here,"
+    f" {benchmark['matmul_gflops']['1']:.0f} and"
+    f" {benchmark['matmul_gflops']['2']:.0f} there"
+)
 
 # %% tags=["hide-input"]
 # The text above and the list below, checked against the table.
@@ -1273,15 +1496,14 @@ def characters_to(name: str) -> float | None:
     return rows[name]["characters_to_target"]
 
 
-assert earlier["speed_vs_baseline"] != 1
 per_iteration = (
     chapter["ms_per_iteration"],
     training_ms_per_iteration(chapter),
     chapter_row["ms_per_iteration"],
 )
-assert len({round(ms, 1) for ms in per_iteration}) == 3, per_iteration
+assert len({round(ms, 1) for ms in per_iteration}) > 1, per_iteration
 assert chapter_row["training_seconds"] != chapter["seconds_to_target"]
-assert fast_rows[-1]["training_seconds"] != fastest["seconds_to_target"]
+assert fastest_row["training_seconds"] != fastest["seconds_to_target"]
 firsts = [row for row in first_group[1:-1] if row["characters_to_target"]]
 # the head start needs fewer characters than any other single change (those
 # of the second group need at least the chapter's recipe's)
@@ -1311,17 +1533,18 @@ singles = [
     and row["seconds_to_target"] is not None
 ]
 assert all(time_factor(head_start_row) > time_factor(row) for row in singles)
-# 64 x 25: the same characters, faster; 64 x 100: faster than 16 x 100 but
-# not than 64 x 25 (paired speed), four times the characters per step, about
-# twice the characters to the target, and the longest of the three training
-# runs
+# 64 x 25: the same characters, faster; 64 x 100: about as fast per
+# character (paired speeds within 10% of each other), four times the
+# characters per step, about twice the characters to the target, and the
+# longest of the three training runs
 wide = rows["batch 64 x 100 characters"]
 assert short_chunks["characters_to_target"] == earlier["characters_to_target"]
 assert short_chunks["speed_vs_baseline"] > 1.3
-# (the paired speed of 64 x 100 exceeds 1 and 16 x 100's against itself)
-assert 1 < wide["speed_vs_baseline"]
-assert earlier["speed_vs_baseline"] < wide["speed_vs_baseline"]
-assert wide["speed_vs_baseline"] < short_chunks["speed_vs_baseline"]
+assert 1.3 < wide["speed_vs_baseline"]
+assert (
+    abs(wide["speed_vs_baseline"] / short_chunks["speed_vs_baseline"] - 1)
+    < 0.1
+)
 per_step = {
     row["lever"]: row["characters_to_target"] / row["iterations_to_target"]
     for row in (earlier, wide)
@@ -1330,7 +1553,7 @@ assert math.isclose(
     per_step[wide["lever"]] / per_step[earlier["lever"]], 4, rel_tol=0.02
 )
 assert (
-    1.8 < wide["characters_to_target"] / earlier["characters_to_target"] < 2.2
+    1.7 < wide["characters_to_target"] / earlier["characters_to_target"] < 2.2
 )
 assert wide["seconds_to_target"] > earlier["seconds_to_target"]
 assert wide["seconds_to_target"] > short_chunks["seconds_to_target"]
@@ -1346,16 +1569,18 @@ baseline_characters = earlier["characters_to_target"]
 assert characters_to("peak learning rate 0.02") > baseline_characters
 assert characters_to("warm-up of 100 iterations") < baseline_characters
 assert characters_to("clipping at norm 5") == baseline_characters
-# the second group: each single change gains a little, by the paired speed;
-# torch.compile and fused Adam least, and fused Adam's run took longer
+# the second group: a second thread and bfloat16 gain most by the paired
+# speed, torch.compile and fused Adam nothing beyond the noise (within 5% of
+# 1), and both of those training runs took longer than the chapter's recipe's
 speeds = {row["lever"]: row["speed_vs_baseline"] for row in second_group[:-1]}
-assert all(1.0 < speed < 1.5 for speed in speeds.values()), speeds
-least = sorted(speeds, key=speeds.get)[:2]
-assert set(least) == {"torch.compile of the model", "fused Adam update"}
-fused_adam = rows["fused Adam update"]
-assert fused_adam["seconds_to_target"] > chapter["seconds_to_target"]
-# the fastest recipe: the shortest time to the target of all rows, though
-# its paired speed is below that of two threads alone
+most = sorted(speeds, key=speeds.get)[-2:]
+assert set(most) == {"two threads", "bfloat16 autocast"}, speeds
+for name in ("torch.compile of the model", "fused Adam update"):
+    assert abs(speeds[name] - 1) < 0.05, speeds
+    assert rows[name]["seconds_to_target"] > chapter["seconds_to_target"]
+assert speeds["GRU time loop in C++"] > 1.05
+# the fastest recipe: the shortest time to the target of all rows, and the
+# largest paired speed
 assert fastest["lever"].startswith(
     "the fastest recipe: C++ time loop + fused Adam + two threads"
 )
@@ -1364,25 +1589,42 @@ assert all(
     for row in levers["rows"][:-1]
     if row["seconds_to_target"] is not None
 )
-assert fastest["speed_vs_baseline"] < rows["two threads"]["speed_vs_baseline"]
+assert fastest["speed_vs_baseline"] > max(speeds.values())
 assert chapter["seconds_to_target"] < earlier["seconds_to_target"] / 2
-# the arithmetic rates: about half a matrix product's for the chapter's
-# recipe, less for the fastest
-assert 40 <= chapter["percent_of_matmul"] <= 60
-assert fastest["percent_of_matmul"] < chapter["percent_of_matmul"]
+# the arithmetic rates: the percentages from each file's own measurements,
+# by the same protocol; the two runs disagree on the fastest recipe's, and
+# their matrix products differ
+for result in (levers, benchmark):
+    for row in result["rows"]:
+        label = row.get("recipe") or row["version"]
+        threads = "2" if "2 thread(s)" in label else "1"
+        rate = 100 * row["gflops"] / result["matmul_gflops"][threads]
+        assert abs(row["percent_of_matmul"] - rate) <= 0.1
+assert (
+    abs(fastest["percent_of_matmul"] - fastest_row["percent_of_matmul"]) > 5
+)
+assert levers["matmul_gflops"]["2"] != benchmark["matmul_gflops"]["2"]
+# (the matrix product moved by more than 10%, the recipe's own rate by less)
+matmul_moved = levers["matmul_gflops"]["2"] / benchmark["matmul_gflops"]["2"]
+recipe_moved = fastest["gflops"] / fastest_row["gflops"]
+assert abs(matmul_moved - 1) > 0.1 > abs(recipe_moved - 1)
+assert levers["date"] == benchmark["date"]  # the same day
 wide_batch = rows["batch 128 x 25 characters"]
 assert wide_batch["characters_to_target"] > chapter["characters_to_target"]
 tu.glue("levers_head_start", round(head_start, 1))
 tu.glue("short_chunks_speed", short_chunks["speed_vs_baseline"])
 tu.glue("wide_chunks_speed", wide["speed_vs_baseline"])
 tu.glue("chapter_iterations_to_target", chapter["iterations_to_target"])
-tu.glue("least_speed", min(speeds.values()))
-tu.glue("most_speed", max(speeds.values()))
+tu.glue("compile_speed", speeds["torch.compile of the model"])
+tu.glue("fused_adam_speed", speeds["fused Adam update"])
 tu.glue("wide_batch_speed", speeds["batch 128 x 25 characters"])
 tu.glue("fastest_speed", fastest["speed_vs_baseline"])
 tu.glue("two_threads_speed", speeds["two threads"])
+tu.glue("bf16_speed", speeds["bfloat16 autocast"])
+tu.glue("cpp_loop_speed", speeds["GRU time loop in C++"])
 tu.glue("chapter_percent_of_matmul", chapter["percent_of_matmul"])
 tu.glue("fastest_percent_of_matmul", fastest["percent_of_matmul"])
+tu.glue("headline_fastest_percent", fastest_row["percent_of_matmul"])
 
 # %% [markdown]
 # - **The head start** cuts the characters to the target by a factor of
@@ -1391,11 +1633,10 @@ tu.glue("fastest_percent_of_matmul", fastest["percent_of_matmul"])
 #   characters' frequencies are simply gone.
 # - **Short chunks of many streams** (64 x 25) need the same characters as
 #   16 x 100 but process them faster (speed {glue:text}`short_chunks_speed`),
-#   with a quarter of the sequential steps. A batch of 64 x 100 is faster per
-#   character than 16 x 100 too (speed {glue:text}`wide_chunks_speed`),
-#   though by the paired speed not as fast as 64 x 25, and it needs about
-#   twice the characters, so its training run took the longest of the three
-#   shapes. Each of its iterations holds four times the characters of
+#   with a quarter of the sequential steps. A batch of 64 x 100 is about as
+#   fast per character (speed {glue:text}`wide_chunks_speed`), but it needs
+#   about twice the characters, so its training run took the longest of the
+#   three shapes. Each of its iterations holds four times the characters of
 #   16 x 100, so it takes four times fewer steps for the same text, and with
 #   Adam the number of steps matters.
 # - **A schedule planned for fewer iterations**, 700 or 400, decays before the
@@ -1404,38 +1645,43 @@ tu.glue("fastest_percent_of_matmul", fastest["percent_of_matmul"])
 #   {glue:text}`chapter_iterations_to_target`. A larger peak learning rate
 #   needs more characters; a longer warm-up fewer; clipping at 5 instead of 1
 #   needs exactly the same characters.
-# - **More characters per second**, the second group: a second thread, a
-#   batch of 128 x 25, bfloat16 autocast, `torch.compile`, Adam's fused update
-#   and a GRU layer whose time loop is fused in C++ (`benchmarks/fused_gru.py`,
-#   the row "GRU time loop in C++": `nn.GRU` runs its loop in C++ too, but as
-#   more than ten separate operations per step, where this layer does one
-#   matrix product and a few fused passes). Each gains a little, between
-#   {glue:text}`least_speed` and {glue:text}`most_speed` times this chapter's
-#   recipe's speed. `torch.compile` and the fused update gain least, so little
-#   that the fused update's training run took longer to the target than this
+# - **More characters per second**, the second group: a second thread (speed
+#   {glue:text}`two_threads_speed`) and bfloat16 autocast
+#   ({glue:text}`bf16_speed`) gain most; a GRU layer whose time loop is fused
+#   in C++ (`benchmarks/fused_gru.py`, the row "GRU time loop in C++": `nn.GRU`
+#   runs its loop in C++ too, but as more than ten separate operations per
+#   step, where this layer does one matrix product and a few fused passes)
+#   gains {glue:text}`cpp_loop_speed`; a batch of 128 x 25 gains
+#   {glue:text}`wide_batch_speed` and needs more characters. `torch.compile`
+#   ({glue:text}`compile_speed`) and Adam's fused update
+#   ({glue:text}`fused_adam_speed`) gain nothing beyond the noise of the
+#   timings, and both training runs took longer to the target than this
 #   chapter's recipe's.
 # - **The fastest recipe** combines the fused C++ time loop, Adam's fused
 #   update and two threads. Its training run reached the target in less time
-#   than any other row's, though its paired speed,
-#   {glue:text}`fastest_speed`, is below that of two threads alone,
-#   {glue:text}`two_threads_speed`: a difference the paired timings and the
-#   training runs do not agree on.
+#   than any other row's, and its paired speed, {glue:text}`fastest_speed`,
+#   is the largest of the second group.
 #
-# The fastest recipe still computes at {glue:text}`fastest_percent_of_matmul`%
-# of the rate of a large matrix product on the same two threads, and this
-# chapter's recipe at {glue:text}`chapter_percent_of_matmul`% on one (column
-# `percent_of_matmul`). The headline run's note, printed above, gives the
-# fastest recipe's rate from that run's own training time and its own
-# measurement of the matrix product: another timing of the same recipe, which
-# need not agree with this one. The 25 steps of an iteration depend on each
-# other, and each multiplies a 64 x 100 state by a 100 x 300 matrix, a small
-# product whose own rate the same note gives; around it sit the gates'
-# element-wise operations, which do little arithmetic per byte they move, and
-# the backward pass repeats all of it in reverse.
-# Doubling the independent work per step, with a batch of 128 x 25, raised the
-# speed only to {glue:text}`wide_batch_speed` times this chapter's recipe's,
-# and needed more characters to the target. The next chapter spreads the work
-# over several processes instead.
+# By the arithmetic-rate protocol of both files (the median of five short
+# timings against the median of five large matrix products in the same run),
+# the fastest recipe computes at {glue:text}`fastest_percent_of_matmul`% of
+# the rate of a large matrix product on the same two threads in this run, and
+# this chapter's recipe at {glue:text}`chapter_percent_of_matmul`% on one
+# (column `percent_of_matmul`). The headline run, the same day, measured
+# {glue:text}`headline_fastest_percent`% for the fastest recipe: the two runs
+# disagree, and the folded cell above prints why: the matrix product's rate
+# on two threads moved between them by more than a tenth, the recipe's own
+# rate by less. A percentage of a matrix product's rate is only as steady as
+# that reference.
+# The 25 steps of an iteration
+# depend on each other, and each multiplies a 64 x 100 state by a 100 x 300
+# matrix, a small product whose own rate the headline run's notes give;
+# around it sit the gates' element-wise operations, which do little
+# arithmetic per byte they move, and the backward pass repeats all of it in
+# reverse. Doubling the independent work per step, with a batch of 128 x 25,
+# raised the speed only to {glue:text}`wide_batch_speed` times this chapter's
+# recipe's, and needed more characters to the target. The next chapter
+# spreads the work over several processes instead.
 
 # %% [markdown]
 # ## Samples at three temperatures
@@ -1520,6 +1766,11 @@ def random_training_batch(
     The starts come from torch's global CPU generator, so the batches are the
     same on every device.
     """
+    if not (tu.is_count(batch_size) and tu.is_count(seq_len)):
+        raise ValueError(
+            "batch_size and seq_len must be integers of 1 or more,"
+            f" got {batch_size!r} and {seq_len!r}"
+        )
     if len(data) <= seq_len:
         raise ValueError(
             f"{len(data)} characters are too few for seq_len {seq_len}"
@@ -1658,12 +1909,15 @@ assert identical and resumed_losses == straight_losses
 # - The same model trained with whole-sequence GRU calls, mini-batches of short chunks,
 #   truncated back-propagation through time, clipping, a cosine learning-rate schedule and a
 #   read-out bias that starts at the characters' frequencies reached
-#   {glue:text}`fast_validation_loss` nats/char after 700 iterations, below the full loop's
-#   loss after 20,000. Timed to the same target on both sides, on the machine of the benchmark,
-#   it needed {glue:text}`chapter_ratio`x less time than the loop:
-#   {glue:text}`fewer_characters_factor`x fewer characters, each processed
-#   {glue:text}`faster_per_character`x faster. The second factor depends on
-#   the machine.
+#   {glue:text}`fast_validation_loss` nats/char after 700 iterations, below the
+#   loop's plateau. Timed to the plateau on both sides, on the machine of the
+#   benchmark, it needed {glue:text}`chapter_ratio`x less training time than
+#   the loop (medians of repeats and seeds):
+#   {glue:text}`chapter_fewer_characters`x fewer characters, each processed
+#   {glue:text}`chapter_faster_per_character`x faster, mostly from batching
+#   (64 streams; the read-out, loss and Adam once per chunk), not from the GRU
+#   call per chunk. The second factor depends on the machine, and the ratio on
+#   the target.
 # - A recipe's time to a target is the characters it needs times its time
 #   per character. Of the single changes tried, the head start, which cuts
 #   the characters, shortened the time to the target by the largest factor,
@@ -1835,8 +2089,8 @@ assert cold_invented < 0.1, "at 0.2 almost every word is a real one"
 # :class: dropdown
 # ````
 # The benchmark's levers table ran exactly these three, with the schedule of
-# 1,500 iterations and the default bias, to the loop's final loss; the speed
-# is the paired one, against 16 x 100 (which, timed against itself, is not
+# 1,500 iterations and the default bias, to the loop's plateau; the speed is
+# the paired one, against 16 x 100 (which, timed against itself, need not be
 # exactly 1):
 
 # %%
@@ -1864,21 +2118,21 @@ assert [recipe.split(",")[0] for recipe in recipes] == [
 ]
 assert all("schedule 1500," in recipe for recipe in recipes)
 assert not any("unigram" in recipe for recipe in recipes)
-# The text below: by the paired speed, the shorter the chunks the faster,
-# while the unpaired column ranks 32 x 50 first; the characters to the target
-# stay within 5% of each other.
+# The text below: by the paired speed and by the unpaired column, the
+# shorter the chunks the faster; the characters to the target stay within 5%
+# of each other.
 shape_speeds = [rows[name]["speed_vs_baseline"] for name in shapes]
 assert shape_speeds[0] > shape_speeds[1] > shape_speeds[2], shape_speeds
 unpaired = [rows[name]["kchars_per_second"] for name in shapes]
-assert max(unpaired) == unpaired[1], unpaired
+assert unpaired[0] > unpaired[1] > unpaired[2], unpaired
 needed = [rows[name]["characters_to_target"] for name in shapes]
 assert max(needed) <= 1.05 * min(needed), needed
 
 # %% [markdown]
-# By the paired speed, shorter chunks of more streams are faster: the same
-# 1,600 characters take 25 sequential GRU steps instead of 100, each on a
-# larger matrix. (The unpaired thousands of characters per second in the file
-# rank 32 x 50 first; the two columns disagree here.) Gradients now reach back
+# Shorter chunks of more streams are faster, by the paired speed and by the
+# unpaired thousands of characters per second alike: the same 1,600
+# characters take 25 sequential GRU steps instead of 100, each on a larger
+# matrix. Gradients now reach back
 # only 25 characters, but the carried state still brings in everything before
 # the chunk, so the characters needed stay about the same. Without the carried
 # state, a chunk of 25 would start from zero every time and the model could use

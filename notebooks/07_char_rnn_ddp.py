@@ -118,10 +118,13 @@ from tutorial_utils.device import DEVICE_ENV_VAR
 # of *each* rank; `--timeout` how long a rank waits for the others before it
 # gives up (gloo's default is 30 minutes). The last three options exist for the
 # demonstrations: stop early, or kill one rank on purpose. The script checks
-# only what PyTorch would not: counts below one, which would divide by zero or
-# mean nothing (Adam refuses a negative learning rate and
-# `torch.set_num_threads` a thread count below one by themselves). The folded
-# cell after the options checks those two refusals and gloo's default.
+# its counts, rates and times when it parses them, so that a mistake stops it
+# at once with the option's name, not later, far from the cause: counts and
+# thread counts below one, which would divide by zero or mean nothing; a rank
+# to kill below 0 (one above the world size is refused when the ranks start);
+# and a learning rate or timeout outside a sensible range (a timeout of 0
+# would give up at once, one of years would overflow). The folded cell after
+# the options checks a few refusals and gloo's default.
 
 
 # %% tags=["export"]
@@ -132,6 +135,25 @@ def positive(text: str) -> int:
     return int(text)
 
 
+def non_negative(text: str) -> int:
+    """An argparse type: an integer of 0 or more (a rank)."""
+    if int(text) < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return int(text)
+
+
+def between(what: str, low: float, high: float):
+    """An argparse type: a number from `low` to `high`, `what` in its error."""
+
+    def number(text: str) -> float:
+        if not low <= float(text) <= high:  # nan fails too
+            message = f"must be {what} from {low:g} to {high:g}, got {text}"
+            raise argparse.ArgumentTypeError(message)
+        return float(text)
+
+    return number
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Train chapter 6's GRU with DistributedDataParallel."
@@ -140,38 +162,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--batch-size", type=positive, default=32, help="over all ranks")
     add("--seq-len", type=positive, default=50, help="characters per chunk")
     add("--iterations", type=positive, default=200, help="updates planned")
-    add("--peak-lr", type=float, default=0.01)
-    add("--threads", type=int, default=1, help="CPU threads of each rank")
-    add("--timeout", type=float, default=60.0, help="seconds to wait")
+    add("--peak-lr", type=between("a learning rate", 1e-8, 10), default=0.01)
+    add("--threads", type=positive, default=1, help="CPU threads per rank")
+    add("--timeout", type=between("seconds", 0.1, 86_400), default=60.0)
     add("--checkpoint-dir", type=Path, help="save here, resume from here")
     add("--checkpoint-every", type=positive, default=10)
     add("--output", type=Path, help="rank 0 writes the results here (JSON)")
     add("--seed", type=int, default=123)
     add("--stop-after", type=positive, help="stop after this many updates")
     add(
-        "--fail-at", type=int, help="kill a rank after this many updates, once"
+        "--fail-at", type=positive, help="kill a rank after this many updates"
     )
-    add("--fail-rank", type=int, default=1, help="the rank --fail-at kills")
+    add("--fail-rank", type=non_negative, default=1, help="the rank to kill")
     return parser.parse_args(argv)
 
 
 # %% tags=["hide-input"]
-# PyTorch's own checks that the options rely on: Adam refuses a negative
-# learning rate, torch.set_num_threads a thread count below one; and the
-# default that --timeout replaces, 30 minutes for every backend but NCCL
+# The text above: the options are checked when parsed; and the default that
+# --timeout replaces, 30 minutes for every backend but NCCL
+import contextlib
+import io
+
 import torch.distributed.constants as dist_defaults
 
-try:
-    torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=-0.01)
-    refused_lr = False
-except ValueError:
-    refused_lr = True
-try:
-    torch.set_num_threads(0)
-    refused_threads = False
-except RuntimeError:
-    refused_threads = True
-assert refused_lr and refused_threads
+for option, value in [("--threads", "0"), ("--timeout", "0")]:
+    with (
+        contextlib.redirect_stderr(io.StringIO()) as error,
+        contextlib.suppress(SystemExit),
+    ):
+        parse_args([option, value])
+    assert f"argument {option}: must be" in error.getvalue(), option
 assert dist_defaults.default_pg_timeout.total_seconds() == 30 * 60
 
 # %% [markdown]
@@ -234,6 +254,11 @@ def setup(args: argparse.Namespace) -> tuple[int, int, torch.device]:
     timeout = datetime.timedelta(seconds=args.timeout)
     dist.init_process_group(backend, timeout=timeout)  # env://
     rank, world = dist.get_rank(), dist.get_world_size()
+    if args.fail_at is not None and args.fail_rank >= world:
+        raise SystemExit(
+            f"--fail-rank {args.fail_rank}: there are only ranks 0 to"
+            f" {world - 1}; name one of them"
+        )
     if args.batch_size % world:  # unequal shards would skew the mean
         raise SystemExit(
             f"--batch-size {args.batch_size}: not a multiple of {world} ranks;"
@@ -501,7 +526,7 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"rank {os.environ.get('RANK', '?')}: lost contact with the other"
             f" ranks ({type(error).__name__}: {first_line}); a worker died"
-            f" or did not answer within --timeout {args.timeout:.0f} s."
+            f" or did not answer within --timeout {args.timeout:g} s."
             " Restart the run (torchrun --max-restarts does it for you); it"
             " resumes from the newest checkpoint in --checkpoint-dir.",
             file=sys.stderr,

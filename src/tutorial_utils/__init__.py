@@ -48,6 +48,7 @@ _PUBLIC: dict[str, str] = {
     "load_novel_text": "datasets.novel",
     "tensor_to_text": "datasets.novel",
     # shared infrastructure
+    "is_count": "arguments",
     "TensorLoader": "batches",
     "iterate_minibatches": "batches",
     "CheckpointError": "checkpoint",

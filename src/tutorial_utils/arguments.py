@@ -6,6 +6,14 @@ import math
 import numbers
 
 
+def is_count(value: object, minimum: int = 1) -> bool:
+    """Whether ``value`` is an integer of at least ``minimum`` (a NumPy integer too; not a bool, not a float).
+
+    The chapters' one-line argument checks use it: ``if not tu.is_count(batch_size): raise ValueError(...)``.
+    """
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= minimum
+
+
 def positive_int(value: object, name: str) -> int:
     """Return ``value`` as an ``int`` if it is a positive integer (not a bool, not a float).
 

@@ -26,6 +26,13 @@ def split_train_validation(
             f"validation_fraction must be in (0, 1), got {validation_fraction}"
         )
     cut = round(len(encoded) * (1.0 - validation_fraction))
+    if not 2 <= cut <= len(encoded) - 2:  # each part needs one prediction
+        raise ValueError(
+            f"validation_fraction {validation_fraction} of {len(encoded)}"
+            f" characters leaves {cut} for training and"
+            f" {len(encoded) - cut} for validation; each needs 2 or more:"
+            " use a fraction nearer 0.5 or a longer text"
+        )
     return encoded[:cut], encoded[cut:]
 
 
@@ -43,6 +50,15 @@ class CharRNN(nn.Module):
         super().__init__()
         if cell not in ("gru", "lstm"):
             raise ValueError(f"cell must be 'gru' or 'lstm', got {cell!r}")
+        if not all(
+            tu.is_count(size)
+            for size in (vocab_size, embedding_size, hidden_size, num_layers)
+        ):
+            raise ValueError(
+                "vocab_size, embedding_size, hidden_size and num_layers must"
+                f" be integers of 1 or more, got {vocab_size!r},"
+                f" {embedding_size!r}, {hidden_size!r} and {num_layers!r}"
+            )
         self.vocab_size, self.cell = vocab_size, cell
         self.hidden_size, self.num_layers = hidden_size, num_layers
         self.embedding = nn.Embedding(vocab_size, embedding_size)
@@ -78,6 +94,10 @@ def random_training_pair(
     data: torch.Tensor, seq_len: int = 200, rng: random.Random | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A random portion of `seq_len + 1` characters: inputs, targets."""
+    if not tu.is_count(seq_len):
+        raise ValueError(
+            f"seq_len must be an integer of 1 or more, got {seq_len!r}"
+        )
     if len(data) <= seq_len:
         raise ValueError(
             f"{len(data)} characters are too few for seq_len {seq_len}"
@@ -94,6 +114,10 @@ def train_step_loop(
     targets: torch.Tensor,
 ) -> float:
     """One update as the original does it: the GRU stepped per character."""
+    if len(inputs) < 1:  # the mean loss of no characters is 0/0
+        raise ValueError(
+            f"inputs must hold at least one character, got {len(inputs)}"
+        )
     hidden = model.init_hidden(1, inputs.device)
     optimizer.zero_grad()
     loss = torch.zeros((), device=inputs.device)
@@ -117,6 +141,10 @@ def validation_loss(
         raise ValueError(
             "data must be a 1-D text of at least 2 characters,"
             f" got shape {tuple(data.shape)}"
+        )
+    if not tu.is_count(chunk_len):  # below 1, no chunk would be scored
+        raise ValueError(
+            f"chunk_len must be an integer of 1 or more, got {chunk_len!r}"
         )
     was_training = model.training
     model.eval()
@@ -149,6 +177,10 @@ def sample_text(
     """`prime` and `length` characters from `softmax(logits / temperature)`."""
     if not prime:  # the model needs at least one character to start from
         raise ValueError("prime must contain at least one character")
+    if not tu.is_count(length, 0):
+        raise ValueError(
+            f"length must be an integer of 0 or more, got {length!r}"
+        )
     if not temperature > 0:  # 0 would divide by zero: use 0.1 for near-greedy
         raise ValueError(f"temperature must be > 0, got {temperature}")
     was_training = model.training
@@ -174,12 +206,22 @@ def consecutive_batch(
     data: torch.Tensor, batch_size: int, seq_len: int, index: int
 ) -> tuple[torch.Tensor, torch.Tensor, bool]:
     """Chunk `index` of truncated BPTT: inputs, targets, starts a new pass?"""
+    if not (tu.is_count(batch_size) and tu.is_count(seq_len)):
+        raise ValueError(
+            "batch_size and seq_len must be integers of 1 or more,"
+            f" got {batch_size!r} and {seq_len!r}"
+        )
+    if not tu.is_count(index, 0):
+        raise ValueError(
+            f"index must be an integer of 0 or more, got {index!r}"
+        )
     stream_len = (len(data) - 1) // batch_size
     per_pass = stream_len // seq_len
     if per_pass < 1:  # a short text with a large batch leaves no chunk
         raise ValueError(
-            f"{len(data)} characters are too few for"
-            f" {batch_size} streams of {seq_len + 1}"
+            f"{len(data)} characters are too few for {batch_size} streams"
+            f" of {seq_len} (at least {batch_size * seq_len + 1}):"
+            " use fewer streams or shorter chunks"
         )
     position = (index % per_pass) * seq_len
     offsets = (
@@ -199,6 +241,20 @@ def cosine_lr(
     final_fraction: float = 0.05,
 ) -> float:
     """Linear warm-up to `peak`, cosine decay to `final_fraction * peak`."""
+    if not (tu.is_count(total) and tu.is_count(warmup, 0)):
+        raise ValueError(
+            "total must be an integer of 1 or more and warmup of 0 or more,"
+            f" got {total!r} and {warmup!r}"
+        )
+    if not (tu.is_count(iteration, 0) and 0 < peak < math.inf):
+        raise ValueError(
+            "iteration must be an integer of 0 or more and peak a finite"
+            f" number above 0, got {iteration!r} and {peak!r}"
+        )
+    if not 0 <= final_fraction <= 1:
+        raise ValueError(
+            f"final_fraction must be from 0 to 1, got {final_fraction!r}"
+        )
     if iteration < warmup:
         return peak * (iteration + 1) / warmup
     progress = min(1.0, (iteration - warmup) / max(1, total - warmup))
@@ -262,8 +318,20 @@ def train_fast(
     optimizer: torch.optim.Optimizer | None = None,
 ) -> FastHistory:
     """Truncated BPTT with Adam, a cosine schedule and gradient clipping."""
-    if iterations < 1:  # the schedule needs a length
-        raise ValueError(f"iterations must be at least 1, got {iterations}")
+    if not tu.is_count(iterations):  # the schedule needs a length
+        raise ValueError(
+            f"iterations must be an integer of 1 or more, got {iterations!r}"
+        )
+    if not tu.is_count(eval_every, 0):
+        raise ValueError(
+            "eval_every must be an integer, 0 (no validation) or more,"
+            f" got {eval_every!r}"
+        )
+    if not (0 < peak_lr < math.inf and clip_norm > 0):
+        raise ValueError(
+            "peak_lr must be a finite number above 0 and clip_norm a number"
+            f" above 0, got {peak_lr!r} and {clip_norm!r}"
+        )
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=peak_lr)
     history = FastHistory()
     seconds, hidden = 0.0, None
@@ -323,6 +391,11 @@ def random_training_batch(
     The starts come from torch's global CPU generator, so the batches are the
     same on every device.
     """
+    if not (tu.is_count(batch_size) and tu.is_count(seq_len)):
+        raise ValueError(
+            "batch_size and seq_len must be integers of 1 or more,"
+            f" got {batch_size!r} and {seq_len!r}"
+        )
     if len(data) <= seq_len:
         raise ValueError(
             f"{len(data)} characters are too few for seq_len {seq_len}"

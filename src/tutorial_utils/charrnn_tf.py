@@ -26,6 +26,15 @@ class CharGRU(keras.Model):
         hidden_size: int = 100,
     ) -> None:
         super().__init__()
+        if not all(
+            tu.is_count(size)
+            for size in (vocab_size, embedding_size, hidden_size)
+        ):
+            raise ValueError(
+                "vocab_size, embedding_size and hidden_size must be integers"
+                f" of 1 or more, got {vocab_size!r}, {embedding_size!r} and"
+                f" {hidden_size!r}"
+            )
         self.hidden_size = hidden_size
         self.embedding = keras.layers.Embedding(vocab_size, embedding_size)
         self.gru = keras.layers.GRU(
@@ -59,6 +68,15 @@ def validation_loss(
     model: CharGRU, data: np.ndarray, chunk_len: int = 5000
 ) -> float:
     """Mean cross-entropy (nats/char) of each character given those before."""
+    if np.ndim(data) != 1 or len(data) < 2:  # one text, read as one stream
+        raise ValueError(
+            "data must be a 1-D text of at least 2 characters,"
+            f" got shape {np.shape(data)}"
+        )
+    if not tu.is_count(chunk_len):  # below 1, no chunk would be scored
+        raise ValueError(
+            f"chunk_len must be an integer of 1 or more, got {chunk_len!r}"
+        )
     state, total = None, 0.0
     for start in range(0, len(data) - 1, chunk_len):
         inputs = data[start : min(start + chunk_len, len(data) - 1)]
@@ -76,6 +94,15 @@ def consecutive_batch(
     data: np.ndarray, batch_size: int, seq_len: int, index: int
 ) -> tuple[np.ndarray, np.ndarray, bool]:
     """Chunk `index` of TBPTT: inputs, targets, whether a new pass starts."""
+    if not (tu.is_count(batch_size) and tu.is_count(seq_len)):
+        raise ValueError(
+            "batch_size and seq_len must be integers of 1 or more,"
+            f" got {batch_size!r} and {seq_len!r}"
+        )
+    if not tu.is_count(index, 0):
+        raise ValueError(
+            f"index must be an integer of 0 or more, got {index!r}"
+        )
     stream_len = (len(data) - 1) // batch_size
     per_pass = stream_len // seq_len
     if per_pass < 1:
@@ -179,6 +206,10 @@ def sample_text(
         raise ValueError(
             "need a non-empty prime and a positive temperature,"
             f" got {prime!r} and {temperature}"
+        )
+    if not tu.is_count(length, 0):
+        raise ValueError(
+            f"length must be an integer of 0 or more, got {length!r}"
         )
     generator = np.random.default_rng(seed)
     logits, state = _next_logits(

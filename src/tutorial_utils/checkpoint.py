@@ -148,8 +148,13 @@ def save_checkpoint(
         TypeError: if ``extra`` holds something else than tensors, numbers, strings, ``None`` and
             lists, tuples and str-keyed dicts of them.
         ValueError: if ``iteration`` is not a non-negative integer.
+        CheckpointError: if ``path`` is a folder.
     """
     iteration = non_negative_int(iteration, "iteration")
+    if Path(path).is_dir():  # the rename into place would fail after the whole write
+        raise CheckpointError(
+            f"{path} is a folder, not a checkpoint file: save to a file in it, such as {checkpoint_path(path, iteration)}"
+        )
     check_extra(extra or {})
     payload = {
         "iteration": int(iteration),

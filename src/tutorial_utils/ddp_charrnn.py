@@ -39,6 +39,25 @@ def positive(text: str) -> int:
     return int(text)
 
 
+def non_negative(text: str) -> int:
+    """An argparse type: an integer of 0 or more (a rank)."""
+    if int(text) < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return int(text)
+
+
+def between(what: str, low: float, high: float):
+    """An argparse type: a number from `low` to `high`, `what` in its error."""
+
+    def number(text: str) -> float:
+        if not low <= float(text) <= high:  # nan fails too
+            message = f"must be {what} from {low:g} to {high:g}, got {text}"
+            raise argparse.ArgumentTypeError(message)
+        return float(text)
+
+    return number
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Train chapter 6's GRU with DistributedDataParallel."
@@ -47,18 +66,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--batch-size", type=positive, default=32, help="over all ranks")
     add("--seq-len", type=positive, default=50, help="characters per chunk")
     add("--iterations", type=positive, default=200, help="updates planned")
-    add("--peak-lr", type=float, default=0.01)
-    add("--threads", type=int, default=1, help="CPU threads of each rank")
-    add("--timeout", type=float, default=60.0, help="seconds to wait")
+    add("--peak-lr", type=between("a learning rate", 1e-8, 10), default=0.01)
+    add("--threads", type=positive, default=1, help="CPU threads per rank")
+    add("--timeout", type=between("seconds", 0.1, 86_400), default=60.0)
     add("--checkpoint-dir", type=Path, help="save here, resume from here")
     add("--checkpoint-every", type=positive, default=10)
     add("--output", type=Path, help="rank 0 writes the results here (JSON)")
     add("--seed", type=int, default=123)
     add("--stop-after", type=positive, help="stop after this many updates")
     add(
-        "--fail-at", type=int, help="kill a rank after this many updates, once"
+        "--fail-at", type=positive, help="kill a rank after this many updates"
     )
-    add("--fail-rank", type=int, default=1, help="the rank --fail-at kills")
+    add("--fail-rank", type=non_negative, default=1, help="the rank to kill")
     return parser.parse_args(argv)
 
 
@@ -102,6 +121,11 @@ def setup(args: argparse.Namespace) -> tuple[int, int, torch.device]:
     timeout = datetime.timedelta(seconds=args.timeout)
     dist.init_process_group(backend, timeout=timeout)  # env://
     rank, world = dist.get_rank(), dist.get_world_size()
+    if args.fail_at is not None and args.fail_rank >= world:
+        raise SystemExit(
+            f"--fail-rank {args.fail_rank}: there are only ranks 0 to"
+            f" {world - 1}; name one of them"
+        )
     if args.batch_size % world:  # unequal shards would skew the mean
         raise SystemExit(
             f"--batch-size {args.batch_size}: not a multiple of {world} ranks;"
@@ -282,7 +306,7 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"rank {os.environ.get('RANK', '?')}: lost contact with the other"
             f" ranks ({type(error).__name__}: {first_line}); a worker died"
-            f" or did not answer within --timeout {args.timeout:.0f} s."
+            f" or did not answer within --timeout {args.timeout:g} s."
             " Restart the run (torchrun --max-restarts does it for you); it"
             " resumes from the newest checkpoint in --checkpoint-dir.",
             file=sys.stderr,

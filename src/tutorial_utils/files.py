@@ -28,6 +28,8 @@ def write_atomically(destination: str | os.PathLike, write: Callable[[BinaryIO],
     keeps its previous content. The new file gets the mode of :func:`default_file_mode`.
     """
     destination = Path(destination)
+    if destination.is_dir():  # checked first: the rename would fail only after the whole write
+        raise IsADirectoryError(f"{destination} is a folder, not a file: give the path of a file to write")
     destination.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".part")
     try:
