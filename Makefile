@@ -104,7 +104,7 @@ pdf: $(STAMP) results browser-deps
 
 # The PDF built and printed, then checked: every chapter's title, its length, figures, maths.
 pdf-check: $(STAMP) results browser-deps
-	@$(call time_stage,book PDF (build and checks),$(BIN)/python scripts/book_pdf.py && $(BIN)/python -m pytest -q -p no:cacheprovider --noconftest tests/pdf)
+	@$(call time_stage,book PDF (build and checks),$(BIN)/python scripts/book_pdf.py; $(BIN)/python -m pytest -q -p no:cacheprovider --noconftest tests/pdf)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks

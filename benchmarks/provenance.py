@@ -99,7 +99,10 @@ MEASURED: dict[str, tuple[str, ...]] = {
     "gpu_check": ("scripts/gpu_check.sh", "scripts/gpu_report.py", _DEFAULT_RUN, *_FAST_TRAINING, *_NOVEL,
                   "src/tutorial_utils/device.py",
                   *(f"notebooks/{stem}.py#*" for stem in ("01_logreg_manual", "02_logreg_autograd", "03_logreg_module",
-                                                          "05_softmax_mnist", "06_char_rnn", "07_char_rnn_ddp")),
+                                                          "05_softmax_mnist", "06_char_rnn", "06_2_recurrent_networks",
+                                                          "06_3_backprop_through_time", "06_4_truncated_bptt",
+                                                          "06_5_how_much_faster", "06_6_levers", "06_7_checkpoints",
+                                                          "07_char_rnn_ddp")),
                   "pins::torch"),
 }
 
@@ -186,7 +189,15 @@ def _notebook_cells(text: str, prefix: str, where: str) -> str:
                and (prefix == "*" or any(tag.startswith(prefix) for tag in cell.metadata.get("tags", [])))]
     if not sources:
         raise FingerprintError(f"{where} has no code cell tagged {prefix}...")
-    return "\n".join(python_code(source) for source in sources)
+    return "\n".join(_cell_code(source) for source in sources)
+
+
+def _cell_code(source: str) -> str:
+    """A code cell's normalised code; a cell magic (``%%writefile name``) line is kept as text above its body."""
+    if source.startswith("%%"):
+        magic, _, body = source.partition("\n")
+        return f"{magic}\n{python_code(body)}"
+    return python_code(source)
 
 
 def _pins(text: str, names: list[str]) -> str:

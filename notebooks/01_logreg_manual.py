@@ -17,6 +17,11 @@
 # %% [markdown]
 # # Logistic regression with hand-written gradients
 #
+# *This chapter follows the blog post "Deep learning models implemented in
+# pytorch and TF" (2024), which follows Sebastian Raschka's
+# [deeplearning-models](https://github.com/rasbt/deeplearning-models)
+# notebooks; "the original post" below means that post.*
+#
 # This first chapter builds a binary classifier from nothing but PyTorch tensors: no autograd,
 # no `nn.Module`, no optimizer. We will
 #

@@ -17,6 +17,11 @@
 # %% [markdown]
 # # Logistic regression with autograd
 #
+# *This chapter follows the blog post "Deep learning models implemented in
+# pytorch and TF" (2024), which follows Sebastian Raschka's
+# [deeplearning-models](https://github.com/rasbt/deeplearning-models)
+# notebooks; "the original post" below means that post.*
+#
 # In the previous chapter we derived the gradient of the cross-entropy by hand. Here PyTorch's
 # automatic differentiation computes it for us. We keep everything else the same: the data split,
 # the zero initialisation, the summed cost, 10 epochs with learning rate 0.1. Then we

@@ -17,6 +17,11 @@
 # %% [markdown]
 # # Logistic regression with `torch.nn.Module` and `torch.optim`
 #
+# *This chapter follows the blog post "Deep learning models implemented in
+# pytorch and TF" (2024), which follows Sebastian Raschka's
+# [deeplearning-models](https://github.com/rasbt/deeplearning-models)
+# notebooks; "the original post" below means that post.*
+#
 # The last hand-written pieces go: a `torch.nn.Linear` layer holds the parameters, `BCELoss`
 # computes the cost and `torch.optim.SGD` performs the update. We will
 #

@@ -17,6 +17,11 @@
 # %% [markdown]
 # # Logistic regression in TensorFlow: the graph of TF1 and the eager code of TF2
 #
+# *This chapter follows the blog post "Deep learning models implemented in
+# pytorch and TF" (2024), which follows Sebastian Raschka's
+# [deeplearning-models](https://github.com/rasbt/deeplearning-models)
+# notebooks; "the original post" below means that post.*
+#
 # The original post was written for TensorFlow 1: build a static graph of placeholders and
 # variables, then run it in a `Session`. That code no longer runs as written on TensorFlow 2, but
 # the same graph still can, through `tf.compat.v1`. We will

@@ -20,6 +20,11 @@
 # %% [markdown]
 # # Softmax regression on MNIST
 #
+# *This chapter follows the blog post "Deep learning models implemented in
+# pytorch and TF" (2024), which follows Sebastian Raschka's
+# [deeplearning-models](https://github.com/rasbt/deeplearning-models)
+# notebooks; "the original post" below means that post.*
+#
 # *The TensorFlow twin of this chapter: [Softmax regression on MNIST, in TensorFlow and Keras](05_softmax_mnist_tensorflow.ipynb). The
 # [side-by-side page](../book/softmax_comparison.md) shows the two next to each other.*
 #

@@ -17,9 +17,13 @@
 # %% [markdown]
 # # A character-level GRU language model, in TensorFlow and Keras
 #
-# *The PyTorch twin of this chapter: [A character-level GRU language model](06_char_rnn.ipynb),
-# which explains the model, the per-character loop and the fast recipe in detail. The
-# [side-by-side page](../book/char_rnn_comparison.md) shows the two next to each other.*
+# *The PyTorch twin of this chapter is [chapter 6](06_char_rnn.ipynb), in
+# sections that explain what this page uses: the data and the score
+# (section 1), [the model](06_2_recurrent_networks.ipynb) (section 2),
+# [the per-character loop, its plateau and the validation
+# loss](06_3_backprop_through_time.ipynb) (section 3) and [the fast
+# recipe](06_4_truncated_bptt.ipynb) (section 4). The [side-by-side
+# page](../book/char_rnn_comparison.md) shows the two next to each other.*
 #
 # Here we build the same model in Keras 3 and train it with the PyTorch chapter's fast recipe:
 # batched sequences, truncated back-propagation through time with the hidden state carried from

@@ -24,18 +24,20 @@
 # `torch.distributed` with `DistributedDataParallel` (DDP), launched by `torchrun`; it speaks
 # *gloo* between CPU processes and *NCCL* between GPUs. In this chapter we
 #
-# 1. write a training script for chapter 6's model, training step and
+# 1. run a minimal DDP training loop, one short file, on two processes and
+#    see the two copies of the model end bit for bit identical;
+# 2. write a training script for chapter 6's model, training step and
 #    learning-rate schedule, written to run unchanged on one process or many,
 #    on CPUs or GPUs, on one machine or several (the book runs it on the CPU of
 #    one machine);
-# 2. launch it with `torchrun --standalone --nproc_per_node=2` and check that
+# 3. launch it with `torchrun --standalone --nproc_per_node=2` and check that
 #    the two copies of the model end bit for bit identical, and that two
 #    processes agree with one process at the same global batch to within
 #    $10^{-5}$ after 30 updates;
-# 3. measure what two processes gain on a small CPU, and what too many threads
+# 4. measure what two processes gain on a small CPU, and what too many threads
 #    cost;
-# 4. checkpoint at one world size and resume at another;
-# 5. survive a killed worker with `torchrun --max-restarts`, and fail fast when a rank dies.
+# 5. checkpoint at one world size and resume at another;
+# 6. survive a killed worker with `torchrun --max-restarts`, and fail fast when a rank dies.
 #
 # ## How data parallelism works
 #
@@ -43,32 +45,13 @@
 # batch of $B$ sequences is split into $W$ shards of $B/W$; rank $r$ computes the loss $L_r$ of its
 # shard and its gradient. DDP then *all-reduces* the gradients: every rank receives their mean,
 #
-# $$\bar g = \frac{1}{W}\sum_{r=1}^{W} \nabla L_r = \nabla \Big(\frac{1}{W}\sum_{r} L_r\Big),$$
+# $$\bar g = \frac{1}{W}\sum_{r=0}^{W-1} \nabla L_r = \nabla \Big(\frac{1}{W}\sum_{r} L_r\Big),$$
 #
-# which, with equal shards, is exactly the gradient of the mean loss over the
-# whole global batch: the update one process would make on all $B$ sequences.
+# which, with equal shards, is in exact arithmetic the gradient of the mean loss
+# over the whole global batch: the update one process would make on all $B$
+# sequences (in floating point, up to rounding; measured below).
 # Every rank applies the same update to the same parameters, so the replicas
-# never drift apart. The shards are cut by the training script; DDP itself
-# never splits a batch, it only averages the gradients. For a large model it
-# groups the gradients into buckets and all-reduces each bucket as soon as its
-# gradients are ready, overlapping communication with the rest of the backward
-# pass. This chapter's model is too small for that: its 80,700 gradients fit in
-# one bucket (Exercise 3 counts one all-reduce per backward pass), so the
-# all-reduce starts only once the backward pass has produced the last of them.
-#
-# **Does the learning rate change with the number of processes?** Not here. We keep the *global*
-# batch fixed (`--batch-size` is the global batch, split over the ranks), so every update is the
-# same as one process's update on the same batch, and so is the right learning rate. If instead
-# each rank kept its own batch size and the global batch grew with $W$, each step would average
-# over more data and the learning rate would usually be raised with it (linearly for SGD, more
-# gently for Adam), with a longer warm-up.
-#
-# ## The training script
-#
-# The script is defined in the cells below, exported into the helper package as
-# `tutorial_utils.ddp_charrnn` (by `make export`) and launched by `torchrun`, which starts one
-# Python process per rank and tells each its `RANK`, `LOCAL_RANK` and `WORLD_SIZE`. It reuses
-# chapter 6's model, chunked batches, schedule and validation loss from `tutorial_utils.charrnn`.
+# never drift apart. The figure draws one update on two ranks.
 
 # %% tags=["hide-cell"]
 # Colab, Kaggle, Binder or a Jupyter outside the book's repository:
@@ -85,6 +68,305 @@ if importlib.util.find_spec("tutorial_utils") is None:
     pip = [sys.executable, "-m", "pip", "install", "--quiet"]
     subprocess.run([*pip, "--disable-pip-version-check", package], check=True)
     importlib.invalidate_caches()
+
+# %% tags=["hide-input"]
+# The figure: drawing it is bookkeeping; what it shows is in the text
+import matplotlib.pyplot as plt
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+
+def draw_ddp(ax) -> None:
+    """Two ranks: shards, replicas, gradients, the all-reduce, the steps."""
+
+    def box(x, y, width, text, colour, height=2.0):
+        outline = FancyBboxPatch(
+            (x, y),
+            width,
+            height,
+            boxstyle="round,pad=0.08",
+            facecolor=colour,
+            edgecolor="0.3",
+        )
+        ax.add_patch(outline)
+        middle = (x + width / 2, y + height / 2)
+        ax.text(*middle, text, ha="center", va="center", linespacing=1.5)
+
+    def arrow(x0, x1, y):
+        ax.add_patch(
+            FancyArrowPatch(
+                (x0, y), (x1, y), arrowstyle="-|>", mutation_scale=14
+            )
+        )
+
+    step = "step with $\\bar g$:\nidentical\nparameters"
+    for rank, (y, colour) in enumerate([(4.4, "#cfe2f3"), (1.0, "#fce5cd")]):
+        shard = f"shard {rank}:\n$B/2$ of the\nglobal batch"
+        gradient = f"forward and\nbackward:\ngradient $g_{rank}$"
+        box(0.0, y, 2.5, shard, colour)
+        box(3.2, y, 2.5, f"rank {rank}:\nreplica of\nthe model", colour)
+        box(6.4, y, 2.7, gradient, colour)
+        box(12.7, y, 2.5, step, colour)
+        for x0, x1 in [(2.6, 3.1), (5.8, 6.3), (9.2, 9.7), (12.0, 12.6)]:
+            arrow(x0, x1, y + 1.0)
+    mean = "$\\bar g = \\dfrac{g_0 + g_1}{2}$"
+    all_reduce = f"all-reduce:\n\n{mean}\n\non every\nrank"
+    box(9.8, 1.0, 2.1, all_reduce, "#d9ead3", height=5.4)
+    ax.text(
+        7.6,
+        0.1,
+        "Only the shards' data differ: every update starts from, and ends"
+        " with, identical replicas.",
+        ha="center",
+    )
+    ax.set_xlim(-0.15, 15.35)
+    ax.set_ylim(-0.1, 6.6)
+    ax.axis("off")
+
+
+fig, ax = plt.subplots(figsize=(8, 3.8))
+fig.subplots_adjust(left=0, right=1, bottom=0, top=0.92)
+draw_ddp(ax)
+ax.set_title("One update of DistributedDataParallel on two ranks")
+plt.show()
+
+# %% [markdown]
+# The shards are cut by the training script; DDP itself never splits a batch,
+# it only averages the gradients (`torch/nn/parallel/distributed.py`). For a
+# large model it groups the gradients into buckets and, from the second
+# iteration on (the first builds the buckets), all-reduces each bucket as soon
+# as its gradients are ready, overlapping communication with the rest of the
+# backward pass. This
+# chapter's model is too small for that: its 80,700 gradients, 323 kB in
+# float32, fit in DDP's first bucket, which holds up to 1 MiB, so one
+# all-reduce per backward pass carries them all (a folded cell counts them),
+# and it starts only once the backward pass has produced the last of them.
+
+# %% tags=["hide-input"]
+# Checks of the text: the model's 80,700 gradients take 322,800 bytes, less
+# than DDP's first bucket (1 MiB); a process group of one rank in this kernel
+# counts the all-reduces of two backward passes with a communication hook:
+# one each, carrying every parameter's gradient
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import (
+    allreduce_hook,
+)
+from torch.nn.parallel import DistributedDataParallel
+
+from tutorial_utils.charrnn import CharRNN
+
+probe_model = CharRNN()
+gradient_bytes = [
+    p.numel() * p.element_size() for p in probe_model.parameters()
+]
+assert sum(p.numel() for p in probe_model.parameters()) == 80_700
+assert sum(gradient_bytes) == 322_800 < dist._DEFAULT_FIRST_BUCKET_BYTES
+assert dist._DEFAULT_FIRST_BUCKET_BYTES == 2**20
+all_reduces = []
+
+
+def counted(state, bucket):
+    all_reduces.append(len(bucket.parameters()))
+    return allreduce_hook(None, bucket)  # None: the default process group
+
+
+dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+try:
+    probe_ddp = DistributedDataParallel(probe_model)
+    probe_ddp.register_comm_hook(None, counted)
+    codes = torch.arange(8 * 21).view(8, 21) % probe_model.vocab_size
+    for _ in range(2):
+        logits, _ = probe_ddp(codes[:, :-1])
+        targets = codes[:, 1:].flatten()
+        F.cross_entropy(logits.flatten(0, 1), targets).backward()
+finally:
+    dist.destroy_process_group()
+assert all_reduces == [len(gradient_bytes)] * 2
+
+# %% [markdown]
+# **Does the learning rate change with the number of processes?** Not here. We keep the *global*
+# batch fixed (`--batch-size` is the global batch, split over the ranks), so every update is the
+# same as one process's update on the same batch, and so is the right learning rate. If instead
+# each rank kept its own batch size and the global batch grew with $W$, each step would average
+# over more data, and the learning rate would need tuning again: a common
+# starting point raises it with the batch, with a longer warm-up (this chapter
+# does not test that).
+#
+# ## A minimal DDP training loop
+#
+# The whole mechanism fits in one short file. Every rank runs all of it:
+#
+# - it picks its device and backend: a GPU of its own and NCCL where the
+#   machine has a GPU for each of its ranks, otherwise the CPU and gloo;
+# - `dist.init_process_group` joins the other ranks, at the address that
+#   torchrun passes to every rank in its environment;
+# - the same seed on every rank builds the same model, chapter 6's `CharRNN`,
+#   which `DistributedDataParallel` wraps;
+# - `batch.chunk(world)[rank]` takes the rank's own shard of one global batch,
+#   the novel's first 8 sequences of 21 characters (4 per rank on two ranks);
+# - three SGD steps, each rank noting the loss of its own shard;
+# - at the end `dist.all_gather` hands every rank all ranks' parameters, which
+#   it compares with its own bit for bit (`torch.equal`); the ranks print
+#   their results in turn, one rank at a time, since lines that several
+#   processes print at the same moment can mix; rank 0 saves the parameters,
+#   since one copy is all there is.
+#
+# IPython's `%%writefile`, the first line of the cell below, writes the file,
+# `minimal_ddp.py` (the book writes it into a scratch folder, so that the
+# runs' files stay out of the book's repository).
+
+# %% tags=["hide-cell"]
+# The book's scratch folder, removed with the kernel: the minimal loop's file
+# and the parameters it saves go there, not into the repository
+import os
+import tempfile
+
+scratch = tempfile.TemporaryDirectory(prefix="ddp-minimal-")
+os.chdir(scratch.name)
+
+# %%
+# %%writefile minimal_ddp.py
+import os
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
+
+import tutorial_utils as tu
+from tutorial_utils.charrnn import CharRNN
+
+# a GPU for each of this machine's ranks: NCCL; otherwise the CPU and gloo
+local_rank = int(os.environ["LOCAL_RANK"])
+on_gpus = torch.cuda.device_count() >= int(os.environ["LOCAL_WORLD_SIZE"])
+device = torch.device("cuda", local_rank) if on_gpus else torch.device("cpu")
+if on_gpus:
+    torch.cuda.set_device(device)
+dist.init_process_group("nccl" if on_gpus else "gloo")  # torchrun's env://
+rank, world = dist.get_rank(), dist.get_world_size()
+
+text = tu.char_to_tensor(tu.clean_text(tu.load_novel_text()))
+batch = text[: 8 * 21].view(8, 21).to(device)  # the same on every rank
+mine = batch.chunk(world)[rank]  # this rank's shard
+torch.manual_seed(0)  # the same initial weights on every rank
+model = DistributedDataParallel(CharRNN().to(device))
+optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+losses = []
+for _ in range(3):
+    logits, _ = model(mine[:, :-1])
+    loss = F.cross_entropy(logits.flatten(0, 1), mine[:, 1:].flatten())
+    optimizer.zero_grad()
+    loss.backward()  # DDP all-reduces the gradients: every rank gets the mean
+    optimizer.step()
+    losses.append(round(loss.item(), 3))
+
+flat = torch.nn.utils.parameters_to_vector(model.parameters()).detach()
+copies = [torch.empty_like(flat) for _ in range(world)]
+dist.all_gather(copies, flat)
+same = all(torch.equal(copy, flat) for copy in copies)
+for turn in range(world):  # one rank at a time, or their lines could mix
+    if rank == turn:
+        print(f"rank {rank}: losses of its shard {losses}", flush=True)
+        print(f"  parameters identical on every rank: {same}", flush=True)
+    dist.barrier()
+if rank == 0:  # the same on every rank: one copy will do
+    torch.save(flat.cpu(), "parameters.pt")
+dist.destroy_process_group()
+
+# %% [markdown]
+# From a terminal, `torchrun --standalone --nproc_per_node=2 minimal_ddp.py`
+# runs the file on two ranks. From the notebook, the function `launch` runs
+# the same command (`torchrun` is a shortcut for `python -m
+# torch.distributed.run`), waits, and returns what the ranks printed; when
+# they fail, it raises an error with their messages. It starts every run on
+# the CPU, so that the chapter's comparisons compare world sizes, not devices:
+# the minimal loop sees no GPU (`CUDA_VISIBLE_DEVICES` empty), and the
+# chapter's script below reads `TUTORIAL_DEVICE=cpu`.
+
+
+# %%
+import subprocess
+import sys
+
+
+def launch(nproc: int, *arguments: str, max_restarts: int = 0) -> str:
+    """torchrun on `nproc` ranks, with `arguments`; what the ranks printed."""
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={nproc}",
+        f"--max-restarts={max_restarts}",
+        *arguments,
+    ]
+    # one thread per rank unless --threads says otherwise; CPU for all runs
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "TUTORIAL_DEVICE": "cpu",
+        "CUDA_VISIBLE_DEVICES": "",
+    }
+    if max_restarts:  # a fresh store per attempt: see "When a worker dies"
+        env["TORCH_DISABLE_SHARE_RDZV_TCP_STORE"] = "1"
+    finished = subprocess.run(command, capture_output=True, text=True, env=env)
+    if finished.returncode != 0:  # the ranks' messages come first: keep all
+        raise RuntimeError(
+            f"{' '.join(command[2:])} failed:\n{finished.stderr}"
+        )
+    return finished.stdout
+
+
+# %% [markdown]
+# Two ranks, each with its own half of the batch:
+
+# %%
+printout = launch(2, "minimal_ddp.py")
+print(printout, end="")
+
+# %% tags=["hide-input"]
+# Checks of the run: 4 of the 8 sequences per rank; three losses per rank,
+# different on the two shards and falling at every step; both ranks found
+# every rank's parameters equal to their own (torch.equal); rank 0 saved all
+# 80,700 of them. And the torchrun command is torch.distributed.run
+import ast
+import re
+from importlib.metadata import entry_points
+
+(torchrun_command,) = entry_points(group="console_scripts", name="torchrun")
+assert torchrun_command.value == "torch.distributed.run:main"
+assert [len(part) for part in torch.zeros(8, 21).chunk(2)] == [4, 4]
+found = re.findall(r"rank (\d): losses of its shard (\[.*\])", printout)
+assert [rank for rank, _ in found] == ["0", "1"]
+shard_losses = [ast.literal_eval(losses) for _, losses in found]
+assert [len(losses) for losses in shard_losses] == [3, 3]
+assert shard_losses[0][0] != shard_losses[1][0]
+assert all(a > b > c for a, b, c in shard_losses)
+assert printout.count("parameters identical on every rank: True") == 2
+assert torch.load("parameters.pt").shape == (80_700,)
+
+# %% [markdown]
+# The two ranks computed different losses, each on its own shard, and both
+# losses fell at every step; yet after the three steps the two copies of the
+# model are identical, bit for bit (a folded cell checks what the ranks
+# printed). They started equal, from the same seed, and `loss.backward()`
+# left the same averaged gradient on both, so both took the same steps.
+# Nothing in the file tells a rank what the other rank's data were or how to
+# combine gradients: the wrapper's all-reduce does that. On a machine with a
+# GPU for every rank, the file is written to train on the GPUs over NCCL
+# without a change (the book does not run that).
+#
+# ## The training script
+#
+# The full script does what the minimal loop does, with chapter 6's training
+# step and schedule, and adds what a real run needs: options, validation,
+# checkpoints, and clear failures. It is defined in the cells below, exported
+# into the helper package as `tutorial_utils.ddp_charrnn` (by `make export`)
+# and launched by `torchrun`, which starts one Python process per rank and
+# tells each its `RANK`, `LOCAL_RANK` and `WORLD_SIZE`. It reuses chapter 6's
+# model, chunked batches, schedule and validation loss from
+# `tutorial_utils.charrnn`.
 
 # %% tags=["export"]
 import argparse
@@ -121,9 +403,9 @@ from tutorial_utils.device import DEVICE_ENV_VAR
 # its counts, rates and times when it parses them, so that a mistake stops it
 # at once with the option's name, not later, far from the cause: counts and
 # thread counts below one, which would divide by zero or mean nothing; a rank
-# to kill below 0 (one above the world size is refused when the ranks start);
-# and a learning rate or timeout outside a sensible range (a timeout of 0
-# would give up at once, one of years would overflow). The folded cell after
+# to kill below 0 (with `--fail-at`, a rank of the world size or more is
+# refused when the ranks start); and a learning rate or timeout outside a
+# sensible range (a timeout of 0 would give up at once). The folded cell after
 # the options checks a few refusals and gloo's default.
 
 
@@ -170,9 +452,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--output", type=Path, help="rank 0 writes the results here (JSON)")
     add("--seed", type=int, default=123)
     add("--stop-after", type=positive, help="stop after this many updates")
-    add(
-        "--fail-at", type=positive, help="kill a rank after this many updates"
-    )
+    add("--fail-at", type=positive, help="kill a rank after this many updates")
     add("--fail-rank", type=non_negative, default=1, help="the rank to kill")
     return parser.parse_args(argv)
 
@@ -387,10 +667,11 @@ def resume(
 # %% [markdown]
 # ### The training loop
 #
-# The loop of chapter 6's `train_fast`: its `consecutive_batch`, its
-# `cosine_lr` with a warm-up of 20 updates, and its `tbptt_step` with Adam and
-# clipping at norm 1. Besides the checkpoints and the demonstrations' options,
-# three things differ: the step gets the model wrapped in
+# The loop of chapter 6's `train_tbptt` (section 6.4): its
+# `consecutive_batch`, its `cosine_lr` with a warm-up of 20 updates, and its
+# `tbptt_step` with Adam and clipping at norm 1. Besides the checkpoints, the
+# demonstrations' options, a seed per rank and one validation at the end (on
+# rank 0), three things differ: the step gets the model wrapped in
 # `DistributedDataParallel` (which all-reduces the gradients during
 # `backward()`), each rank feeds it its own shard of the chunk, and the logged
 # loss is the mean over the ranks (one more all-reduce, of a single number).
@@ -398,7 +679,7 @@ def resume(
 # identical on every rank. The defaults are not chapter 6's fast recipe: 32
 # streams of 50 characters instead of 64 of 25, a schedule of 200 updates
 # instead of 700, and no head start for the read-out's bias. The runs below are
-# shorter still, 5 to 40 updates.
+# shorter still, 2 to 40 updates.
 
 
 # %% tags=["export"]
@@ -544,14 +825,28 @@ if __name__ == "__main__" and __package__ == "tutorial_utils":
 #
 # `torchrun --standalone --nproc_per_node=2 -m tutorial_utils.ddp_charrnn`
 # starts two ranks on this machine (`--standalone` sets up the rendezvous on
-# localhost). The function below runs that command with the script's options,
-# waits, and returns the results rank 0 wrote; the command's own output is kept
-# for when something fails. It pins every run to the CPU
-# (`TUTORIAL_DEVICE=cpu`): on a machine with one GPU, one rank would otherwise
-# train on the GPU and two ranks on the CPU, and the comparisons below would
-# compare devices instead of world sizes. So on any machine, with or without a
-# GPU, this chapter runs the gloo path on the CPU; the GPU and multi-machine
-# launches at the end are not run by the book.
+# localhost). It runs the package's exported copy of the script, the module
+# `tutorial_utils.ddp_charrnn`, not the cells above: an edit to one of those
+# cells has no effect on the launched runs until it is exported. To run your
+# own edit of the script:
+#
+# - in the book's repository, `make export` rewrites the module from the
+#   cells tagged `export`, and the launches below run the edited script;
+# - anywhere else (Colab, say), write the script to a file, as the minimal
+#   loop above was written with `%%writefile`, and launch that file:
+#   `torchrun --standalone --nproc_per_node=2 my_ddp_charrnn.py`. The file
+#   needs the script's cells from its imports to `main`, and a call of
+#   `main()` at its end, since the last cell calls `main()` only in the
+#   package's copy (a folded cell below runs such a file).
+#
+# The function `torchrun` below runs the package's copy with the script's
+# options through `launch`, and returns the results rank 0 wrote; the ranks'
+# messages are kept for when something fails. `launch` pins every run to the
+# CPU (`TUTORIAL_DEVICE=cpu`): on a machine with one GPU, one rank would
+# otherwise train on the GPU and two ranks on the CPU, and the comparisons
+# below would compare devices instead of world sizes. So on any machine, with
+# or without a GPU, this chapter runs the gloo path on the CPU; the GPU and
+# multi-machine launches at the end are not run by the book.
 
 # %%
 import json
@@ -576,31 +871,35 @@ work = Path(workspace.name)
 def torchrun(
     nproc: int, *options: str, max_restarts: int = 0, name: str = "run"
 ) -> dict:
-    """Run the script on `nproc` ranks; returns what rank 0 wrote."""
+    """Run the package's script on `nproc` ranks; returns what rank 0 wrote."""
     output = work / f"{name}.json"
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        f"--nproc_per_node={nproc}",
-        f"--max-restarts={max_restarts}",
-        "-m",
-        "tutorial_utils.ddp_charrnn",
-        "--output",
-        str(output),
-        *options,
-    ]
-    # one thread per rank unless --threads says otherwise; CPU for all runs
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "TUTORIAL_DEVICE": "cpu"}
-    if max_restarts:  # a fresh store per attempt: see "When a worker dies"
-        env["TORCH_DISABLE_SHARE_RDZV_TCP_STORE"] = "1"
-    finished = subprocess.run(command, capture_output=True, text=True, env=env)
-    if finished.returncode != 0:  # the ranks' messages come first: keep all
-        raise RuntimeError(
-            f"{' '.join(command[2:])} failed:\n{finished.stderr}"
-        )
+    script = ("-m", "tutorial_utils.ddp_charrnn", "--output", str(output))
+    launch(nproc, *script, *options, max_restarts=max_restarts)
     return json.loads(output.read_text())
+
+
+# %% tags=["hide-input"]
+# Check of the text: the script's code (here the package's copy) in a file of
+# its own, with a call of main() at its end, runs as a file under torchrun;
+# without that call the file only defines the script, and runs nothing
+import inspect
+
+import tutorial_utils.ddp_charrnn as package_copy
+
+source = inspect.getsource(package_copy)
+Path("my_ddp_charrnn.py").write_text(source + "\nmain()\n")
+as_file = work / "as-file.json"
+small = ("--iterations", "2", "--batch-size", "8", "--seq-len", "10")
+launch(2, "my_ddp_charrnn.py", *small, "--output", str(as_file))
+assert json.loads(as_file.read_text())["updates"] == 2
+Path("defines_only.py").write_text(source)
+defines_only = subprocess.run(
+    [sys.executable, "defines_only.py"],
+    capture_output=True,
+    text=True,
+    check=False,  # the assertion reads the status
+)
+assert defines_only.returncode == 0 and defines_only.stdout == ""
 
 
 # %% [markdown]
@@ -672,7 +971,7 @@ plt.show()
 # ## What two processes gain on a small CPU
 #
 # Data parallelism pays when each rank brings its own hardware. Here the ranks share this
-# machine's CPU cores (the book's stored outputs come from a machine with two). We measure the
+# machine's CPU cores (the cell prints how many). We measure the
 # training throughput (40 updates, the validation excluded) with one and two ranks, one and two
 # threads per rank:
 
@@ -716,15 +1015,15 @@ if cores < 4:
 # %% [markdown]
 # The speeds depend on the machine and on what else runs on it, so the table
 # speaks for the machine that ran it. An update of this GRU is 50 time steps
-# one after another, each a handful of small operations. Two ranks at 16
+# one after another, each more than ten small operations. Two ranks at 16
 # sequences each share the arithmetic of one rank at 32, but each still runs
 # all 50 steps and all their operations, and every update adds an all-reduce
 # of 80,700 gradients. Whether that comes out ahead of one rank, and whether a
 # second thread inside one rank helps or hurts, the table shows for its
 # machine. One row is easier to foresee: two ranks with two threads each ask
-# for four threads, and on a machine with fewer than four cores, such as the
-# two-core one that stored these outputs, that row is the slowest; a folded
-# cell checks it there.
+# for four threads, and on a machine with fewer than four cores (as the
+# printed core count shows for the one that stored these outputs), that row is
+# the slowest; a folded cell checks it there.
 #
 # Data parallelism pays off when each rank's share is large enough to keep its
 # own hardware busy: long batches on a GPU per rank, or many cores per rank.
@@ -811,7 +1110,7 @@ assert restarted["parameters"] == two["parameters"], (
 # [167288](https://github.com/pytorch/pytorch/issues/167288)). With
 # `TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1` in torchrun's environment, every
 # attempt gets a fresh store, hosted by its own rank 0, and the script's plain
-# `init_process_group` needs no change. The function `torchrun` above sets it for
+# `init_process_group` needs no change. The function `launch` above sets it for
 # runs that may restart; from a shell, put it before the command:
 # `TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1 torchrun --max-restarts=1 ...`.
 #
@@ -945,10 +1244,11 @@ assert "Timed out" in survivor_says
 assert waited >= 5
 
 # %% [markdown]
-# Rank 0 waited out its five seconds (a folded cell asserts at least that long,
-# and that gloo's message says it timed out) and stopped with the same message.
-# (The tests in `tests/test_ddp.py` run, at a smaller size, the scenarios above
-# but the speed table and the frozen rank: identical ranks, world sizes that
+# Rank 0 waited out its timeout of five seconds (a folded cell asserts that
+# gloo's message says it timed out, and that the run took at least that long)
+# and stopped with the same message. (The book's tests, `tests/test_ddp.py`,
+# run at a smaller size all the scenarios above except the speed table and the
+# frozen rank: identical ranks, world sizes that
 # agree, a resume across world sizes, a restart, and a dead rank.)
 #
 # ## On several GPUs, and on several machines
@@ -972,6 +1272,13 @@ assert waited >= 5
 #
 # ## Summary
 #
+# - A DDP training loop is a plain one plus a few lines: join the process
+#   group (gloo on CPUs, NCCL on GPUs), build the same model from the same
+#   seed on every rank, wrap it in `DistributedDataParallel`, and give each
+#   rank its own shard; `torchrun` runs the file once per rank. `torchrun -m
+#   tutorial_utils.ddp_charrnn` runs the package's exported copy of this
+#   chapter's script, so an edit to its cells takes effect through
+#   `make export`, or in a file of your own.
 # - Each rank keeps a full replica and trains on its own equal shard of the
 #   global batch (the script cuts the shards; DDP does not split inputs). DDP
 #   all-reduces the gradients during the backward pass (for this small model,
@@ -993,6 +1300,12 @@ assert waited >= 5
 #   connection closes, after it when a peer hangs.
 #
 # ## Exercises
+#
+# The exercises launch the package's copy of the script,
+# `tutorial_utils.ddp_charrnn`, and the minimal loop's file. An edit of the
+# script's cells reaches those launches only once it is exported (`make
+# export` in the book's repository), or written to a file of your own and
+# launched with torchrun (see "Launching it").
 #
 # ````{exercise} Shards of unequal size
 # :label: ex-07-char-rnn-ddp-1
@@ -1103,103 +1416,98 @@ assert max(loss_gap, parameter_gap) < 1e-5
 # ````{solution-end}
 # ````
 #
-# ````{exercise} Gradient accumulation
+# ````{exercise} Does the all-reduce average?
 # :label: ex-07-char-rnn-ddp-3
-# To reach a global batch that does not fit in a rank's memory, each rank can
-# accumulate the gradients of several micro-batches before every update.
-# Split a batch of 32 sequences into four micro-batches of 8, accumulate
-# their gradients in a model wrapped in `DistributedDataParallel`, once as
-# they come and once with the first three backward passes inside
-# `no_sync()`, and count DDP's all-reduces. Do the accumulated gradients
-# equal the whole batch's?
+# The minimal loop's file runs on one rank too; its shard is then the whole
+# batch of 8 sequences. Launch it on one rank and compare its losses and the
+# parameters that rank 0 saves with those of the two-rank run. How far apart
+# are the two runs' parameters, next to how far the three steps moved them?
+# And where would the two ranks have ended if DDP summed their gradients
+# instead of averaging them?
 # ````
 #
 # ````{solution-start} ex-07-char-rnn-ddp-3
 # :class: dropdown
 # ````
-# Inside `no_sync()`, a backward pass only adds to the parameters' `.grad`;
-# the first backward pass outside it all-reduces what has accumulated. So an
-# update costs one all-reduce instead of one per micro-batch, and the
-# gradient does not change: with each micro-batch's loss divided by their
-# number, the sum of the four gradients is the gradient of the mean over all
-# 32 sequences. What accumulation costs is time: the micro-batches run one
-# after another.
-#
-# Counting the all-reduces needs no second process. A process group of one
-# rank inside this kernel (with an in-memory `HashStore` in place of a TCP
-# store) runs DDP's bookkeeping and its communication hook as with many
-# ranks; a hook that counts, then calls PyTorch's own `allreduce_hook`,
-# records every all-reduce (one per bucket of gradients: this model's
-# gradients fit in one).
+# On one rank, every step follows the gradient of the mean loss over all 8
+# sequences. On two, each rank's gradient is that of the mean over its 4, and
+# their average, which the all-reduce hands to both ranks, is again the
+# gradient of the mean over all 8: the same three steps, up to the order of
+# float32 sums. The losses show it first: at every step, the one rank's loss
+# on the whole batch is the mean of the two ranks' losses on their halves,
+# within the rounding of the printout.
 
-# %% tags=["nbval-ignore-output"]
-# Path-dependent output (not compared by nbval): the gradients' last digits
-# depend on the floating-point path and on the order of the sums. The
-# assertions check the counts, and the gradients to float32 rounding.
-import contextlib
+# %%
+two_ranks = torch.load("parameters.pt")  # saved by the two-rank run above
+alone = launch(1, "minimal_ddp.py")
+print(alone, end="")
+one_rank = torch.load("parameters.pt")
 
-import torch.nn.functional as F
-from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import (
-    allreduce_hook,
-)
-
-text = tu.char_to_tensor(tu.clean_text(tu.load_novel_text()))
-inputs, targets, _ = consecutive_batch(text, 32, 50, 0)
-dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
-torch.manual_seed(123)
-ddp = DistributedDataParallel(CharRNN())
-all_reduces = []
-
-
-def counted(state, bucket):
-    all_reduces.append(bucket.index())
-    return allreduce_hook(None, bucket)  # None: the default process group
-
-
-ddp.register_comm_hook(None, counted)
-
-
-def accumulated(micro_batches: int, no_sync: bool):
-    """The accumulated gradients, and the all-reduces they took."""
-    ddp.zero_grad()
-    all_reduces.clear()
-    pairs = list(
-        zip(inputs.chunk(micro_batches), targets.chunk(micro_batches))
-    )
-    for number, (x, y) in enumerate(pairs, 1):
-        last = number == len(pairs)
-        with (
-            ddp.no_sync() if no_sync and not last else contextlib.nullcontext()
-        ):
-            logits, _ = ddp(x)
-            loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
-            (loss / micro_batches).backward()
-    return [p.grad.clone() for p in ddp.parameters()], len(all_reduces)
-
-
-whole, whole_count = accumulated(1, no_sync=False)
-each, each_count = accumulated(4, no_sync=False)
-synced_once, once_count = accumulated(4, no_sync=True)
-dist.destroy_process_group()
-gap = max((a - b).abs().max().item() for a, b in zip(synced_once, whole))
-largest = max(g.abs().max().item() for g in whole)
-print(
-    f"all-reduces: whole batch {whole_count}, four micro-batches {each_count},"
-)
-print(f"             four micro-batches with no_sync {once_count}")
-print(
-    f"largest gradient {largest:.1e}; largest gap to the whole batch {gap:.1e}"
-)
-assert (whole_count, each_count, once_count) == (1, 4, 1)
-assert gap <= 1e-5 * largest  # float32 rounding of sums in another order
+# %% tags=["hide-input"]
+# Check of the text: at each of the three steps, the one rank's loss is the
+# mean of the two ranks' losses, within the printout's rounding (every
+# printed loss is off by up to 0.0005, so the two sides by up to 0.001)
+halves = [
+    ast.literal_eval(losses)
+    for _, losses in re.findall(r"rank (\d): losses of .* (\[.*\])", printout)
+]
+whole = ast.literal_eval(re.search(r"shard (\[.*\])", alone).group(1))
+assert len(halves) == 2 and len(whole) == 3
+for step, loss in enumerate(whole):
+    assert abs(loss - (halves[0][step] + halves[1][step]) / 2) <= 1e-3 + 1e-9
 
 # %% [markdown]
-# Four micro-batches cost four all-reduces as they come and one with
-# `no_sync()`, and their accumulated gradient is the whole batch's up to
-# float32 rounding: no entry differs by more than $10^{-5}$ times the largest
-# gradient entry (the assertion). With many ranks and a large model, where an
-# all-reduce can take as long as a backward pass, the all-reduces saved are
-# what makes accumulation pay.
+# At the first step, before any update, that is arithmetic: two equal halves'
+# mean losses average to the whole batch's. At the second and the third it
+# holds because the two runs made the same updates. Had DDP summed the two
+# gradients instead, each SGD step of the two ranks would have been twice
+# that of the one rank: the steps of one process at twice the learning rate,
+# which this kernel can run without DDP.
+
+# %% tags=["nbval-ignore-output"]
+# Path-dependent output (not compared by nbval): the gaps' last digits depend
+# on the floating-point path, and one and two ranks add their gradients in
+# different orders. The assertions check the claims.
+import torch.nn.functional as F
+from torch.nn.utils import parameters_to_vector
+
+
+def three_steps(lr: float) -> torch.Tensor:
+    """The minimal loop's three steps in one process, without DDP."""
+    text = tu.char_to_tensor(tu.clean_text(tu.load_novel_text()))
+    batch = text[: 8 * 21].view(8, 21)
+    torch.manual_seed(0)
+    model = CharRNN()
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    for _ in range(3):
+        logits, _ = model(batch[:, :-1])
+        loss = F.cross_entropy(logits.flatten(0, 1), batch[:, 1:].flatten())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return parameters_to_vector(model.parameters()).detach()
+
+
+def gap(a: torch.Tensor, b: torch.Tensor) -> float:
+    """The largest difference between two vectors of parameters."""
+    return (a - b).abs().max().item()
+
+
+torch.manual_seed(0)  # the minimal loop's initial weights
+start = parameters_to_vector(CharRNN().parameters()).detach()
+summed = three_steps(lr=2 * 0.5)  # a sum of two gradients is twice the mean
+print(f"largest change in the three steps: {gap(one_rank, start):.1e}")
+print(f"largest gap, one rank to two ranks: {gap(two_ranks, one_rank):.1e}")
+print(f"largest gap, one rank to a sum: {gap(summed, one_rank):.1e}")
+assert gap(two_ranks, one_rank) < 1e-6 and gap(one_rank, start) > 0.1
+assert gap(summed, one_rank) > 0.1
+
+# %% [markdown]
+# The one-rank and two-rank parameters differ by float32 rounding, less than
+# $10^{-6}$, while the three steps moved some parameters by more than $0.1$;
+# summed gradients would have left the two ranks more than $0.1$ away (the
+# assertions; the printout gives the values on the machine that ran it). So
+# the all-reduce averages.
 #
 # ````{solution-end}
 # ````

@@ -60,6 +60,8 @@ PRINT_CSS = """
   table td, table th { overflow-wrap: break-word; padding: 0.3em 0.4em !important; }
   table code.literal, table span.pre { overflow-wrap: anywhere !important; }
   mjx-container[display="true"] { overflow: visible !important; max-width: 100%; }
+  /* An admonition's title reaches over the box's padding only, not past its right edge. */
+  .admonition > .admonition-title { margin-right: 0 !important; }
   img { max-width: 100% !important; height: auto !important; break-inside: avoid; }
   /* Every tab of a tab set, each under its label. */
   .sd-tab-set { display: block !important; }
@@ -134,17 +136,21 @@ CUT_AT_THE_EDGE = """() => {
   return {cut, counts};
 }"""
 
-# A table still wider than the page (many columns of unbreakable words) prints in a smaller font.
+# A table still wider than the page (many columns of unbreakable words) prints in a smaller font,
+# down to 0.6 em, and then lets its words break.
 SHRINK_WIDE_TABLES = """() => {
   const limit = document.documentElement.clientWidth + 1;
   let shrunk = 0;
   for (const table of document.querySelectorAll('table')) {
     let size = 0.8;
     if (table.getBoundingClientRect().right > limit) shrunk++;
-    while (table.getBoundingClientRect().right > limit && size > 0.5) {
+    while (table.getBoundingClientRect().right > limit && size > 0.6) {
       size -= 0.05;
       table.style.fontSize = `${size.toFixed(2)}em`;
     }
+    // Still too wide: its longest words may break inside, as a last resort.
+    if (table.getBoundingClientRect().right > limit)
+      for (const cell of table.querySelectorAll('th, td')) cell.style.overflowWrap = 'anywhere';
   }
   return shrunk;
 }"""

@@ -15,6 +15,7 @@ exporting, fails the tests.
 from __future__ import annotations
 
 import argparse
+import ast
 import sys
 from pathlib import Path
 
@@ -24,28 +25,72 @@ from notebook_cells import tagged_sources
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "tutorial_utils"
 TAG = "export"
-#: notebook stem -> module of tutorial_utils that receives its exported cells
-EXPORTS = {
-    "01_logreg_manual": "logreg",
-    "05_softmax_mnist": "softmax",
-    "05_softmax_mnist_tensorflow": "softmax_tf",
-    "06_char_rnn": "charrnn",
-    "06_char_rnn_tensorflow": "charrnn_tf",
-    "07_char_rnn_ddp": "ddp_charrnn",
+#: module of tutorial_utils -> the notebooks whose exported cells it receives, in order (a chapter
+#: in several section pages gives one module: a later section imports what an earlier one defined)
+EXPORTS: dict[str, tuple[str, ...]] = {
+    "logreg": ("01_logreg_manual",),
+    "softmax": ("05_softmax_mnist",),
+    "softmax_tf": ("05_softmax_mnist_tensorflow",),
+    "charrnn": ("06_char_rnn", "06_2_recurrent_networks", "06_3_backprop_through_time",
+                "06_4_truncated_bptt", "06_5_how_much_faster", "06_7_checkpoints"),
+    "charrnn_tf": ("06_char_rnn_tensorflow",),
+    "ddp_charrnn": ("07_char_rnn_ddp",),
 }
 
 
-def module_source(stem: str) -> str:
-    """The text of the module generated from ``notebooks/<stem>.py``."""
-    path = ROOT / "notebooks" / f"{stem}.py"
-    cells = tagged_sources(path, TAG)
-    title = next((c.source.lstrip("# ").splitlines()[0] for c in jupytext.read(path).cells if c.cell_type == "markdown"), stem)
+def _is_imports(source: str) -> bool:
+    """A cell of nothing but import statements (comments aside)."""
+    body = ast.parse(source).body
+    return bool(body) and all(isinstance(node, (ast.Import, ast.ImportFrom)) for node in body)
+
+
+def _import_group(statement: str) -> int:
+    """isort's sections: the standard library, third-party packages, then the book's own."""
+    top = statement.split()[1].split(".")[0]
+    if top == "tutorial_utils":
+        return 2
+    return 0 if top in sys.stdlib_module_names else 1
+
+
+def _merged_imports(cells: list[str]) -> str:
+    """The import statements of several sections' import cells, each once, in isort's sections."""
+    statements: list[str] = []
+    for cell in cells:
+        for node in ast.parse(cell).body:
+            statement = ast.get_source_segment(cell, node)
+            if statement not in statements:
+                statements.append(statement)
+    groups: list[list[str]] = [[], [], []]
+    for statement in statements:
+        groups[_import_group(statement)].append(statement)
+    return "\n\n".join("\n".join(sorted(group, key=lambda s: (s.startswith("from"), s)))
+                        for group in groups if group)
+
+
+def module_source(module: str) -> str:
+    """The text of ``src/tutorial_utils/<module>.py``, generated from the notebooks of :data:`EXPORTS`."""
+    stems = EXPORTS[module]
+    paths = [ROOT / "notebooks" / f"{stem}.py" for stem in stems]
+    cells = [cell for path in paths for cell in tagged_sources(path, TAG)]
+    imports = [cell for cell in cells if _is_imports(cell)]
+    code = [cell for cell in cells if not _is_imports(cell)]
+    first = jupytext.read(paths[0]).cells
+    title = next((c.source.lstrip("# ").splitlines()[0] for c in first if c.cell_type == "markdown"), stems[0])
+    if len(stems) == 1:
+        header = (
+            f'"""{title}: the code of chapter {int(stems[0][:2])}, for later chapters, benchmarks and tests.\n\n'
+            f"Generated from notebooks/{stems[0]}.py (its cells tagged {TAG!r}) by scripts/export_notebooks.py:\n"
+            'edit the notebook and run `make export`, not this file.\n"""'
+        )
+        return "\n\n\n".join([header, *cells]) + "\n"
+    sources = ", ".join(f"notebooks/{stem}.py" for stem in stems)
     header = (
-        f'"""{title}: the code of chapter {int(stem[:2])}, for later chapters, benchmarks and tests.\n\n'
-        f"Generated from notebooks/{stem}.py (its cells tagged {TAG!r}) by scripts/export_notebooks.py:\n"
-        'edit the notebook and run `make export`, not this file.\n"""'
+        f'"""{title.split(":")[0]}: the code of chapter {int(stems[0][:2])}, for later chapters, benchmarks and tests.\n\n'
+        f"Generated from {sources}\n(their cells tagged {TAG!r}) by scripts/export_notebooks.py: "
+        'edit the notebooks and run `make export`,\nnot this file.\n"""'
     )
-    return "\n\n\n".join([header, *cells]) + "\n"
+    parts = [header, *([_merged_imports(imports)] if imports else []), *code]
+    return "\n\n\n".join(parts) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,15 +98,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="compare instead of writing")
     args = parser.parse_args(argv)
     stale = []
-    for stem, module in EXPORTS.items():
+    for module, stems in EXPORTS.items():
         path = PACKAGE / f"{module}.py"
-        source = module_source(stem)
+        source = module_source(module)
+        named = " and ".join(f"notebooks/{stem}.py" for stem in stems)
         if args.check:
             if not path.exists() or path.read_text() != source:
-                stale.append(f"src/tutorial_utils/{module}.py differs from the cells tagged {TAG!r} in notebooks/{stem}.py")
+                stale.append(f"src/tutorial_utils/{module}.py differs from the cells tagged {TAG!r} in {named}")
         elif not path.exists() or path.read_text() != source:
             path.write_text(source)
-            print(f"notebooks/{stem}.py -> src/tutorial_utils/{module}.py")
+            print(f"{named} -> src/tutorial_utils/{module}.py")
     for message in stale:
         print(f"{message}: edit the notebook, then run `make export`", file=sys.stderr)
     return 1 if stale else 0

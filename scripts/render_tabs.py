@@ -19,9 +19,10 @@ ROOT = Path(__file__).resolve().parents[1]
 GENERATED = ROOT / "book" / "_generated"
 
 
-def twins(pytorch_stem: str, tag: str) -> list[tuple[str, str, str, str]]:
-    """The PyTorch chapter's cell tagged ``tag`` beside its TensorFlow twin's (``<stem>_tensorflow``)."""
-    return [("PyTorch", "pytorch", pytorch_stem, tag), ("TensorFlow", "tensorflow", f"{pytorch_stem}_tensorflow", tag)]
+def twins(pytorch_stem: str, tag: str, tensorflow_stem: str | None = None) -> list[tuple[str, str, str, str]]:
+    """The PyTorch page's cell tagged ``tag`` beside its TensorFlow twin's (by default ``<stem>_tensorflow``)."""
+    return [("PyTorch", "pytorch", pytorch_stem, tag),
+            ("TensorFlow", "tensorflow", tensorflow_stem or f"{pytorch_stem}_tensorflow", tag)]
 
 
 #: tab set -> its tabs: (label, sync key, notebook stem, cell tag)
@@ -33,9 +34,9 @@ TAB_SETS: dict[str, list[tuple[str, str, str, str]]] = {
     ],
     "softmax_model": twins("05_softmax_mnist", "twin-model"),
     "softmax_step": twins("05_softmax_mnist", "twin-step"),
-    "char_rnn_model": twins("06_char_rnn", "twin-model"),
-    "char_rnn_loss": twins("06_char_rnn", "twin-loss"),
-    "char_rnn_step": twins("06_char_rnn", "twin-step"),
+    "char_rnn_model": twins("06_2_recurrent_networks", "twin-model", "06_char_rnn_tensorflow"),
+    "char_rnn_loss": twins("06_3_backprop_through_time", "twin-loss", "06_char_rnn_tensorflow"),
+    "char_rnn_step": twins("06_4_truncated_bptt", "twin-step", "06_char_rnn_tensorflow"),
 }
 
 

@@ -47,13 +47,13 @@ def test_exported_modules_match_their_notebooks():
 
 
 def test_the_check_fails_when_one_side_is_edited(tmp_path, monkeypatch):
-    monkeypatch.setattr(export_notebooks, "EXPORTS", {"01_logreg_manual": "logreg"})
+    monkeypatch.setattr(export_notebooks, "EXPORTS", {"logreg": ("01_logreg_manual",)})
     package = tmp_path / "package"  # the module edited by hand, the notebook not
     package.mkdir()
     (package / "logreg.py").write_text((export_notebooks.PACKAGE / "logreg.py").read_text().replace("torch.where", "np.where", 1))
     monkeypatch.setattr(export_notebooks, "PACKAGE", package)
     assert export_notebooks.main(["--check"]) == 1
-    (package / "logreg.py").write_text(export_notebooks.module_source("01_logreg_manual"))
+    (package / "logreg.py").write_text(export_notebooks.module_source("logreg"))
     assert export_notebooks.main(["--check"]) == 0
 
     notebook = ROOT / "notebooks" / "01_logreg_manual.py"  # the notebook edited, the module not

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tutorial_utils.results import ResultFileError, markdown_table, read_result, write_result
+from tutorial_utils.results import ResultFileError, markdown_table, read_result, result_table, text_table, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,6 +72,37 @@ def test_extra_tables_are_checked_and_rendered(tmp_path):
     path.write_text(json.dumps(broken))
     with pytest.raises(ResultFileError, match="table 'Second', row 1: fields missing"):
         read_result(path)
+
+
+def test_a_text_table_aligns_text_left_numbers_right_and_writes_none_as_a_dash():
+    rows = [{"name": "loop", "ms": 61.25, "ratio": None}, {"name": "fast", "ms": 3.0, "ratio": 20.4}]
+    table = text_table(rows, COLUMNS, {"ms": "{:.1f}", "ratio": lambda value: f"{value:.0f}x"})
+    assert table.splitlines() == [
+        "name  ms | per step  ratio",
+        "----  -------------  -----",
+        "loop           61.2      –",
+        "fast            3.0    20x",
+    ]
+
+
+def test_a_text_table_names_a_missing_field_and_refuses_to_be_too_wide():
+    with pytest.raises(ResultFileError, match=r"row 2 has no field 'ratio'; it has \['ms', 'name'\]"):
+        text_table([{"name": "a", "ms": 1, "ratio": 1}, {"name": "b", "ms": 2}], COLUMNS)
+    wide_row = [{"name": "x" * 15, "ms": 1, "ratio": 1}]
+    with pytest.raises(ResultFileError, match="the table is 37 characters wide, more than 36: shorten"):
+        text_table(wide_row, COLUMNS, width=36)
+    assert max(map(len, text_table(wide_row, COLUMNS, width=37).splitlines())) == 37
+
+
+def test_a_result_table_is_one_call_that_names_where_and_when_it_was_measured():
+    result = read_result(ROOT / "benchmarks" / "results" / "char_rnn_levers.json")
+    table = result_table("char_rnn_levers", {"lever": "lever", "ms_per_iteration": "ms"}).splitlines()
+    assert table[0] == f"measured on {result['machine'].split(';')[0]}, {result['date']}"
+    assert len(table) == len(result["rows"]) + 3
+    with pytest.raises(ResultFileError, match=r"char_rnn_levers has \d+ further tables .*got table=99"):
+        result_table("char_rnn_levers", {}, table=99)
+    with pytest.raises(ResultFileError, match="no benchmark result named 'nothing'"):
+        result_table("nothing", {})
 
 
 def _char_rnn() -> tuple[dict, dict, list[dict]]:
@@ -347,3 +378,16 @@ def test_a_changed_measured_notebook_cell_changes_the_fingerprint():
         assert provenance.code_fingerprint("demo", read) != base
     finally:
         del provenance.MEASURED["demo"]
+
+
+def test_a_written_file_cell_is_fingerprinted_by_its_code_and_its_name():
+    def notebook(body: str) -> str:
+        return f"# %%\n# %%writefile {body}\n# %%\nx = 1\n"
+
+    def code(text: str) -> str:
+        return provenance._notebook_cells(text, "*", "demo.py")
+
+    base = code(notebook("loop.py\nimport os\nprint(os.sep)"))
+    assert code(notebook("loop.py\nimport os\n\nprint( os.sep )  # layout")) == base
+    assert code(notebook("loop.py\nimport os\nprint(os.pathsep)")) != base
+    assert code(notebook("other.py\nimport os\nprint(os.sep)")) != base

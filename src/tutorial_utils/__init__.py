@@ -63,6 +63,8 @@ _PUBLIC: dict[str, str] = {
     "plot_cost": "plots",
     "benchmark_result": "results",
     "read_result": "results",
+    "result_table": "results",
+    "text_table": "results",
     "import_tensorflow": "tensorflow_setup",
     # exported from the chapters (make export)
     "custom_where": "logreg",

@@ -1,7 +1,8 @@
-"""A character-level GRU language model, faithful and then fast: the code of chapter 6, for later chapters, benchmarks and tests.
+"""A character-level language model: the code of chapter 6, for later chapters, benchmarks and tests.
 
-Generated from notebooks/06_char_rnn.py (its cells tagged 'export') by scripts/export_notebooks.py:
-edit the notebook and run `make export`, not this file.
+Generated from notebooks/06_char_rnn.py, notebooks/06_2_recurrent_networks.py, notebooks/06_3_backprop_through_time.py, notebooks/06_4_truncated_bptt.py, notebooks/06_5_how_much_faster.py, notebooks/06_7_checkpoints.py
+(their cells tagged 'export') by scripts/export_notebooks.py: edit the notebooks and run `make export`,
+not this file.
 """
 
 
@@ -34,6 +35,11 @@ def split_train_validation(
             " use a fraction nearer 0.5 or a longer text"
         )
     return encoded[:cut], encoded[cut:]
+
+
+def bits_per_char(loss_nats: float) -> float:
+    """A cross-entropy in nats per character, in bits: `loss / ln 2`."""
+    return loss_nats / math.log(2)
 
 
 class CharRNN(nn.Module):
@@ -88,6 +94,17 @@ class CharRNN(nn.Module):
             hidden = self.init_hidden(inputs.shape[0], inputs.device)
         output, hidden = self.rnn(self.embedding(inputs), hidden)
         return self.fc(output), hidden
+
+
+def recorded_operations(tensor: torch.Tensor) -> list[str]:
+    """The names of the operations autograd recorded to compute `tensor`."""
+    seen, todo = set(), [tensor.grad_fn]
+    while todo:
+        node = todo.pop()
+        if node is not None and node not in seen:
+            seen.add(node)
+            todo.extend(parent for parent, _ in node.next_functions)
+    return [type(node).__name__ for node in seen]
 
 
 def random_training_pair(
@@ -159,11 +176,6 @@ def validation_loss(
         ).double()
     model.train(was_training)
     return total.item() / (len(data) - 1)
-
-
-def bits_per_char(loss_nats: float) -> float:
-    """A cross-entropy in nats per character, in bits: `loss / ln 2`."""
-    return loss_nats / math.log(2)
 
 
 @torch.no_grad()
@@ -264,6 +276,15 @@ def cosine_lr(
     )
 
 
+def init_unigram_bias(model: CharRNN, data: torch.Tensor) -> CharRNN:
+    """Set the read-out's bias to the log-frequencies of the characters."""
+    counts = torch.bincount(data.flatten().cpu(), minlength=model.vocab_size)
+    frequencies = (counts + 1) / (counts + 1).sum()  # +1: no log of zero
+    with torch.no_grad():
+        model.fc.bias.copy_(frequencies.log())
+    return model
+
+
 def tbptt_step(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -290,6 +311,38 @@ def tbptt_step(
         else tuple(h.detach() for h in hidden)
     )
     return loss.detach(), hidden
+
+
+def train_tbptt(
+    model: CharRNN,
+    train_data: torch.Tensor,
+    iterations: int,
+    batch_size: int = 64,
+    seq_len: int = 25,
+    peak_lr: float = 0.01,
+    warmup: int = 20,
+    clip_norm: float = 1.0,
+) -> list[float]:
+    """Truncated BPTT with Adam and the schedule: each iteration's loss."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=peak_lr)
+    model.train()
+    hidden, losses = None, []
+    for iteration in range(iterations):
+        inputs, targets, fresh = consecutive_batch(
+            train_data, batch_size, seq_len, iteration
+        )
+        lr = cosine_lr(iteration, iterations, peak_lr, warmup)
+        loss, hidden = tbptt_step(
+            model,
+            optimizer,
+            inputs,
+            targets,
+            None if fresh else hidden,
+            lr,
+            clip_norm,
+        )
+        losses.append(loss.item())
+    return losses
 
 
 @dataclass
@@ -372,15 +425,6 @@ def train_fast(
             if reached_target(done):
                 break
     return history
-
-
-def init_unigram_bias(model: CharRNN, data: torch.Tensor) -> CharRNN:
-    """Set the read-out's bias to the log-frequencies of the characters."""
-    counts = torch.bincount(data.flatten().cpu(), minlength=model.vocab_size)
-    frequencies = (counts + 1) / (counts + 1).sum()  # +1: no log of zero
-    with torch.no_grad():
-        model.fc.bias.copy_(frequencies.log())
-    return model
 
 
 def random_training_batch(

@@ -74,9 +74,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--output", type=Path, help="rank 0 writes the results here (JSON)")
     add("--seed", type=int, default=123)
     add("--stop-after", type=positive, help="stop after this many updates")
-    add(
-        "--fail-at", type=positive, help="kill a rank after this many updates"
-    )
+    add("--fail-at", type=positive, help="kill a rank after this many updates")
     add("--fail-rank", type=non_negative, default=1, help="the rank to kill")
     return parser.parse_args(argv)
 

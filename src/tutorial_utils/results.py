@@ -27,7 +27,7 @@ import json
 import os
 import platform
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -183,3 +183,82 @@ def markdown_table(columns: Mapping[str, str], rows: Sequence[Mapping[str, Any]]
     lines = ["| " + " | ".join(_cell(label) for label in columns.values()) + " |", "|" + " --- |" * len(columns)]
     lines += ["| " + " | ".join(_cell(row[key]) for key in columns) + " |" for row in rows]
     return "\n".join(lines) + "\n"
+
+
+#: how a field's values are written in a text table: a format spec ("{:.2f}") or a function
+Formatter = str | Callable[[Any], str]
+
+
+def text_table(
+    rows: Sequence[Mapping[str, Any]],
+    columns: Mapping[str, str],
+    formats: Mapping[str, Formatter] | None = None,
+    width: int = 79,
+) -> str:
+    """``rows`` as a plain-text table that fits ``width`` columns, for a notebook to print.
+
+    Args:
+        rows: records with named fields, e.g. the ``rows`` of a result file.
+        columns: field name -> header, in the order the table shows them.
+        formats: field name -> a format spec such as ``"{:.1f}"`` or a function of the value;
+            other fields are written with ``str`` (``None`` as a dash). Text is aligned left,
+            numbers right.
+        width: the longest line allowed.
+
+    Raises:
+        ResultFileError: if a row lacks a field of ``columns``, or a line would be wider than
+            ``width`` (shorten the headers or format the values more briefly).
+    """
+    formats = formats or {}
+    for number, row in enumerate(rows, start=1):
+        missing = [key for key in columns if key not in row]
+        if missing:
+            raise ResultFileError(f"row {number} has no field {missing[0]!r}; it has {sorted(row)}")
+
+    def written(key: str, value: Any) -> str:
+        if value is None:
+            return "–"
+        spec = formats.get(key, "{}")
+        return spec(value) if callable(spec) else spec.format(value)
+
+    cells = [[written(key, row[key]) for key in columns] for row in rows]
+    numeric = [all(isinstance(row[key], (int, float)) or row[key] is None for row in rows) for key in columns]
+    widths = [max([len(header), *(len(line[i]) for line in cells)]) for i, header in enumerate(columns.values())]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(value.rjust(w) if right else value.ljust(w)
+                         for value, w, right in zip(values, widths, numeric)).rstrip()
+
+    lines = [line(list(columns.values())), line(["-" * w for w in widths]), *(line(values) for values in cells)]
+    too_wide = max(len(text) for text in lines)
+    if too_wide > width:
+        raise ResultFileError(f"the table is {too_wide} characters wide, more than {width}: "
+                              "shorten its headers or format its values more briefly")
+    return "\n".join(lines)
+
+
+def result_table(
+    name: str,
+    columns: Mapping[str, str],
+    formats: Mapping[str, Formatter] | None = None,
+    table: int | None = None,
+) -> str:
+    """A committed result's table as text: its ``rows``, or entry ``table`` of its ``tables``.
+
+    One call reads the file (:func:`benchmark_result`) and writes the named fields with
+    :func:`text_table`, with the machine and date of the measurement above them.
+
+    Raises:
+        ResultFileError: if there is no such result or table, or a field is missing.
+    """
+    result = benchmark_result(name)
+    tables = result.get("tables", [])
+    if table is None:
+        rows = result["rows"]
+    elif isinstance(table, int) and 0 <= table < len(tables):
+        rows = tables[table]["rows"]
+    else:
+        raise ResultFileError(f"{name} has {len(tables)} further tables (0 to {len(tables) - 1}), "
+                              f"got table={table!r}")
+    machine = result["machine"].split(";")[0]
+    return f"measured on {machine}, {result['date']}\n" + text_table(rows, columns, formats)
