@@ -24,6 +24,10 @@
 # score. Next: [back-propagation through
 # time](06_3_backprop_through_time.ipynb).*
 #
+# *"The original" is the chapter's source, the blog post "Deep learning
+# models implemented in pytorch and TF" (2024), named in
+# [section 1](06_char_rnn.ipynb).*
+#
 # A language model must predict the next character from *all* the
 # characters before it, however many. A recurrent network does it with a
 # fixed-size memory that it updates one character at a time. In this

@@ -24,6 +24,10 @@
 # networks, by hand](06_2_recurrent_networks.ipynb). Next: [truncated BPTT
 # and a training recipe](06_4_truncated_bptt.ipynb).*
 #
+# *"The original" is the chapter's source, the blog post "Deep learning
+# models implemented in pytorch and TF" (2024), named in
+# [section 1](06_char_rnn.ipynb).*
+#
 # A recurrent network is trained like any other network, by gradient
 # descent on its loss; the only new thing is how the gradient flows back
 # through the steps. In this section we will

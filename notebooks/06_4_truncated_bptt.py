@@ -24,6 +24,10 @@
 # through time](06_3_backprop_through_time.ipynb). Next: [how much faster,
 # and why](06_5_how_much_faster.ipynb).*
 #
+# *"The original" is the chapter's source, the blog post "Deep learning
+# models implemented in pytorch and TF" (2024), named in
+# [section 1](06_char_rnn.ipynb).*
+#
 # The original loop learns, but it feeds the GRU one character of one
 # sequence at a time and starts every portion from a zero state. This
 # section trains the same model, unchanged, in a way that suits the

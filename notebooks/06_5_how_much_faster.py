@@ -24,6 +24,10 @@
 # [truncated BPTT and a training recipe](06_4_truncated_bptt.ipynb).
 # Next: [the levers](06_6_levers.ipynb).*
 #
+# *"The original" is the chapter's source, the blog post "Deep learning
+# models implemented in pytorch and TF" (2024), named in
+# [section 1](06_char_rnn.ipynb).*
+#
 # Section 4's recipe reached the loop's plateau in 700 iterations; the
 # loop needed thousands. This section measures the difference fairly and
 # takes it apart. We will
@@ -118,8 +122,10 @@ target_loss = math.ceil(round(max(plateaus) * 100, 6)) / 100
 #   (counted in the folded cell below) and in NVIDIA's cuDNN library on a
 #   GPU.
 # - **Mini-batches.** 64 streams at once: the matrix products get 64 rows
-#   instead of one, and the read-out, the loss and Adam run once per chunk
-#   of 1,600 characters instead of once per 200.
+#   instead of one; the embedding, the read-out and the loss run once per
+#   chunk of 1,600 characters instead of once per character, and the
+#   backward pass and Adam once per chunk instead of once per 200
+#   characters.
 
 # %% tags=["hide-input"]
 # The list above: one GRU call runs all 25 steps, on the CPU as more than
@@ -413,15 +419,16 @@ tu.glue(
 #   {glue:text}`chapter_fewer_characters`x fewer characters than the loop to
 #   reach the target. This factor comes from the recipe as a whole: truncated
 #   BPTT over contiguous streams, the schedule, the learning rate and the head
-#   start for the read-out (clipping never acts here; the next section
-#   changes them one at a time).
+#   start for the read-out (the next section changes parts of a plainer
+#   recipe one at a time).
 # - **More characters per second** (batching and the implementation): it
 #   processes {glue:text}`chapter_faster_per_character`x more characters per
 #   second. The loop does nearly the same arithmetic per character (it is the
 #   same model) one character of one stream at a time; the recipe's 64
-#   streams give every product 64 rows instead of one, and it runs the
-#   embedding, the read-out, the loss and Adam once per chunk of 1,600
-#   characters instead of once per 200.
+#   streams give every product 64 rows instead of one, it runs the
+#   embedding, the read-out and the loss once per chunk of 1,600 characters
+#   instead of once per character, and Adam once per chunk instead of once
+#   per 200 characters.
 #
 # The two extra rows take the factors partly apart. Stepped per character,
 # the recipe is still
@@ -622,11 +629,11 @@ print(
 )
 
 # %% [markdown]
-# The fastest recipe reaches the target at the same check as this
-# chapter's recipe, so it needs the same characters; all of its extra
-# speed-up is in the second factor, characters per second. (The file
-# rounds the ratio to 0.1, so the product matches it to that precision;
-# the folded check above asserts it for every row.)
+# The two factors multiply to the fastest recipe's time ratio up to the
+# rounding of the stored factors (the loop's characters per second are
+# stored to three figures, so the product can miss the ratio in its last
+# digit); the folded check above asserts it for every row, to within
+# 0.05 plus half a percent.
 #
 # ````{solution-end}
 # ````

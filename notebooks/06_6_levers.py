@@ -412,8 +412,7 @@ tu.glue("headline_fastest_percent", fastest_row["percent_of_matmul"])
 #   {glue:text}`wide_batch_speed` and needs more characters. `torch.compile`
 #   ({glue:text}`compile_speed`) and Adam's fused update
 #   ({glue:text}`fused_adam_speed`) gain nothing beyond the noise of the
-#   timings, and both training runs took longer to the target than this
-#   chapter's recipe's.
+#   timings.
 # - **The fastest recipe** combines the fused C++ time loop, Adam's fused
 #   update and two threads. Its training run reached the target in less time
 #   than any other row's, and its paired speed, {glue:text}`fastest_speed`,
@@ -430,11 +429,12 @@ tu.glue("headline_fastest_percent", fastest_row["percent_of_matmul"])
 # threads moved between the runs by more than a tenth, the recipe's own rate
 # by less.
 #
-# Why so far below a large product? The 25 steps of an iteration depend on
-# each other, and each multiplies a 64 x 100 state by a 100 x 300 matrix, a
-# small product (its own rate is in the headline run's notes); around it sit
+# Why so far below a large product? Not because of the recurrent product
+# itself: one step's 64 x 100 by 100 x 300 product alone runs close to the
+# large product's rate (the headline run's notes give both). Around it sit
 # the gates' element-wise operations, which do little arithmetic per byte
-# they move, and the backward pass repeats it all in reverse. Doubling the
+# they move, and the 25 steps of an iteration depend on each other; this
+# page does not measure how the time splits between them. Doubling the
 # independent work per step, with a batch of 128 x 25, raised the speed only
 # to {glue:text}`wide_batch_speed` times this chapter's recipe's. The next
 # chapter spreads the work over several processes instead.

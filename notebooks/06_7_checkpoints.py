@@ -27,8 +27,8 @@
 # A run of 20,000 iterations is long enough to be killed by a reboot or a
 # time limit. In this section we will save everything a run needs to go
 # on, interrupt a run on purpose, resume it in what might be a new
-# process, and check that it ends with exactly the weights of a run that
-# was never interrupted.
+# process, and check that, on the CPU, it ends with exactly the weights of
+# a run that was never interrupted.
 
 # %% tags=["hide-cell"]
 # Colab, Kaggle, Binder or a Jupyter outside the book's repository:
@@ -77,8 +77,10 @@ train_data = train_data.to(device)
 # random-generator states, the iteration count and the losses so far. It writes to a temporary
 # file and renames it into place, so a crash mid-write never leaves a broken file under the real
 # name, and it reads checkpoints with `torch.load(..., weights_only=True)`, which refuses to
-# unpickle anything but tensors and plain containers. Started again on the same folder, it
-# resumes from the newest checkpoint.
+# unpickle anything but tensors, plain containers, primitive values and types explicitly allowed
+# (PyTorch still advises never to load data from an untrusted source). It keeps the newest two
+# checkpoints (`keep=2`) and deletes older ones. Started again on the same folder, it resumes from
+# the newest checkpoint.
 #
 # The demonstration trains on mini-batches of random portions with one `GRU` call per batch:
 
@@ -131,8 +133,8 @@ def train_step_batched(
 
 
 # %% [markdown]
-# One run is interrupted after 25 of 40 iterations and restarted from scratch, in what might be a
-# new process; another runs straight through.
+# One run is interrupted after 25 of 40 iterations and started again on the same folder, as a new
+# process would be; another runs straight through.
 
 
 # %%
@@ -222,31 +224,31 @@ assert identical and resumed_losses == straight_losses
 
 # %% [markdown]
 # The resumed run continued from iteration 20, the newest checkpoint, with the generators in the
-# state they had then, so it drew the same batches and ended with exactly the same weights. (The
-# tests in `tests/test_checkpoint.py` check this bit for bit, and that a truncated checkpoint is
-# rejected with an error naming the file while the previous checkpoint stays intact.)
+# state they had then, so it drew the same batches and, on this CPU run, ended with exactly the
+# same weights. (On a GPU, some of cuDNN's and PyTorch's kernels are not deterministic, so a
+# resumed run there can differ from an uninterrupted one in the last digits.)
 #
 # ## Summary
 #
 # - A checkpoint holds the model's and the optimizer's state, the random
 #   generators' states, the iteration count and the losses so far.
 # - Written to a temporary file and renamed into place, it is never half
-#   written under its real name; read with `weights_only=True`, it cannot
-#   run code.
-# - A run resumed from the newest checkpoint draws the same batches and
-#   ends with exactly the weights of an uninterrupted one.
+#   written under its real name; read with `weights_only=True`, it loads
+#   no arbitrary Python objects.
+# - A run resumed from the newest checkpoint draws the same batches and,
+#   on the CPU, ends with exactly the weights of an uninterrupted one.
 #
 # ## Exercises
 #
 # ````{exercise} A damaged checkpoint
-# :label: ex-06-6-checkpoints-1
+# :label: ex-06-7-checkpoints-1
 # Run 20 iterations with a checkpoint every 10, then cut the newest
 # checkpoint file to half its size, as a crash in the middle of copying it
 # might. What does `tu.train_resumable` say when asked to go on, and is the
 # older checkpoint still usable?
 # ````
 #
-# ````{solution-start} ex-06-6-checkpoints-1
+# ````{solution-start} ex-06-7-checkpoints-1
 # :class: dropdown
 # ````
 
@@ -286,22 +288,22 @@ assert older.name == tu.checkpoint_path(folder, 10).name
 
 # %% [markdown]
 # The error names the damaged file, says it is truncated or corrupt, and
-# points at the previous checkpoint, which `keep=2` left in place; nothing
-# was loaded from the damaged one. With it deleted, the run resumed from
+# points at the previous checkpoint, which `keep=2` left in place; the
+# model's weights were not changed by the damaged one. With it deleted, the run resumed from
 # iteration 10 and went on to 30.
 #
 # ````{solution-end}
 # ````
 #
 # ````{exercise} How often to save
-# :label: ex-06-6-checkpoints-2
+# :label: ex-06-7-checkpoints-2
 # A run that crashes at iteration 25 redoes the iterations since its
 # newest checkpoint. How many does it redo with `checkpoint_every` 10, 5
 # and 1, and what does saving that often cost? Count the checkpoints
 # written over 40 iterations.
 # ````
 #
-# ````{solution-start} ex-06-6-checkpoints-2
+# ````{solution-start} ex-06-7-checkpoints-2
 # :class: dropdown
 # ````
 
@@ -333,8 +335,10 @@ for every in (10, 5, 1):
 # resumed from its newest checkpoint: every 10, that was iteration 20, and
 # 5 iterations were done twice; every 5 or every 1, none. Saving every
 # iteration writes 40 checkpoints, each a full copy of the model and the
-# optimizer's state; saving every 10 writes 4 and redoes at most 9. The right interval makes the time spent writing
-# small beside the time a crash would cost.
+# optimizer's state; saving every 10 writes 4, and a crash just before a
+# save redoes up to 9 iterations (10, if it strikes during the save). The
+# right interval makes the time spent writing small beside the time a
+# crash would cost.
 #
 # ````{solution-end}
 # ````
