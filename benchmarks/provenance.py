@@ -72,6 +72,18 @@ MEASURED: dict[str, tuple[str, ...]] = {
     ),
     "char_rnn": (_DEFAULT_RUN, *_FAST_TRAINING, *_NOVEL, "pins::torch"),
     "char_rnn_levers": (_LEVERS_RUN, *_FAST_TRAINING, *_NOVEL, "pins::torch"),
+    "char_transformer": (
+        "benchmarks/char_transformer_benchmark.py",
+        "benchmarks/char_rnn_benchmark.py::load_data,matmul_gflops,flops_per_character,provenance_fields",
+        f"{_CHARRNN}::CharRNN,consecutive_batch,cosine_lr,init_unigram_bias,split_train_validation,tbptt_step,"
+        "validation_loss",
+        "src/tutorial_utils/transformer.py::causal_attention,CausalSelfAttention,Block,CharTransformer,random_windows,"
+        "validation_windows,window_validation_loss,adamw_for,transformer_step",
+        "benchmarks/fused_gru.py",
+        "benchmarks/fused_gru.cpp",
+        *_NOVEL,
+        "pins::torch",
+    ),
     "frameworks": (
         "benchmarks/frameworks.py",
         "src/tutorial_utils/softmax.py",

@@ -35,6 +35,7 @@ EXPORTS: dict[str, tuple[str, ...]] = {
                 "06_4_truncated_bptt", "06_5_how_much_faster", "06_7_checkpoints"),
     "charrnn_tf": ("06_char_rnn_tensorflow",),
     "ddp_charrnn": ("07_char_rnn_ddp",),
+    "transformer": ("08_char_transformer",),
 }
 
 
