@@ -8,8 +8,8 @@ never imports a plotting library.
 Modules: ``datasets.iris``, ``datasets.mnist``, ``datasets.novel`` and ``datasets.fetch`` (the
 data sets); ``batches``, ``device``, ``checkpoint``, ``plots``, ``record``, ``results``, ``files``,
 ``arguments`` and ``tensorflow_setup`` (shared infrastructure); ``logreg``, ``softmax``,
-``softmax_tf``, ``charrnn``, ``charrnn_tf`` and ``ddp_charrnn`` (exported from the chapters by
-``make export``).
+``softmax_tf``, ``charrnn``, ``charrnn_tf``, ``ddp_charrnn`` and ``transformer`` (exported from
+the chapters by ``make export``).
 """
 
 from __future__ import annotations
@@ -82,6 +82,11 @@ _PUBLIC: dict[str, str] = {
     "train_step_batched": "charrnn",
     "train_step_loop": "charrnn",
     "validation_loss": "charrnn",
+    "CharTransformer": "transformer",
+    "causal_attention": "transformer",
+    "sample_transformer": "transformer",
+    "train_transformer": "transformer",
+    "window_validation_loss": "transformer",
 }
 
 __all__ = sorted(_PUBLIC)
