@@ -511,3 +511,107 @@ for temperature in (0.5, 1.0, 1.5):
     print(f"--- temperature {temperature}")
     print(textwrap.fill(drawn, 79))
     assert len(drawn) == 152 and set(drawn) <= set(tu.PRINTABLE)
+
+# %% [markdown]
+# ## Summary
+#
+# - `keras.layers.MultiHeadAttention(use_causal_mask=True)` inside
+#   pre-norm blocks computes chapter 8's model: with PyTorch's weights
+#   copied in, the logits, the loss and the gradients agree to float32
+#   rounding, and without the mask they do not.
+# - Keras keeps each head's projection as its own slice of a
+#   three-dimensional kernel where PyTorch has one matrix for the queries,
+#   keys and values together; copying the weights is a matter of
+#   reshaping them.
+# - AdamW's `exclude_from_weight_decay` keeps the decay on the 19 kernels,
+#   and the model trained on chapter 8's recipe ends in the same band of
+#   losses as the PyTorch one.
+#
+# ## Exercises
+#
+# ````{exercise} What the mask hides
+# :label: ex-08tf-1
+# Change the last character of a window of 64 and compare the logits of
+# all 64 positions before and after, for the model with its causal mask
+# and for `CharTransformer(causal=False)` with the same weights. Which
+# positions change?
+# ````
+#
+# ````{solution-start} ex-08tf-1
+# :class: dropdown
+# ````
+
+# %%
+window = train_data[None, :64].copy()
+edited = window.copy()
+edited[0, -1] = (edited[0, -1] + 1) % 100
+for causal in (True, False):
+    variant = CharTransformer(causal=causal)
+    variant(window)
+    variant.set_weights(model.get_weights())
+    change = np.abs(variant(edited).numpy() - variant(window).numpy())
+    changed = np.flatnonzero(change.max(axis=(0, 2)) > 0)
+    print(
+        f"causal={causal}: {len(changed)} of 64 positions change,"
+        f" the first at {changed[0]}"
+    )
+    if causal:
+        assert changed.tolist() == [63]
+    else:
+        assert len(changed) == 64 and change[0, :63].max() > 1e-4
+
+# %% [markdown]
+# With the mask only the last position's logits change, and those of the
+# 63 positions before it stay equal to the last bit: their attention
+# gives the edited character a weight of exactly zero. Without the mask
+# every position changes. Training an unmasked model would let each
+# position read the character it is asked to predict, as exercise 1 of
+# chapter 8 shows.
+#
+# ````{solution-end}
+# ````
+#
+# ````{exercise} Decay everything
+# :label: ex-08tf-2
+# Build the optimizer without `exclude_from_weight_decay` and apply one
+# step of zero gradients to a fresh model, as the folded check above
+# does. Which variables move now, and why not all of them?
+# ````
+#
+# ````{solution-start} ex-08tf-2
+# :class: dropdown
+# ````
+
+# %%
+fresh = CharTransformer()
+fresh(window)
+decay_all = keras.optimizers.AdamW(
+    learning_rate=0.01, weight_decay=0.1, beta_1=0.9, beta_2=0.99
+)
+before = [v.numpy().copy() for v in fresh.trainable_variables]
+decay_all.apply_gradients(
+    [(tf.zeros_like(v), v) for v in fresh.trainable_variables]
+)
+moved, still, started_at_zero = [], [], []
+for v, old in zip(fresh.trainable_variables, before):
+    (still if np.array_equal(v.numpy(), old) else moved).append(v.path)
+    if not np.any(old):
+        started_at_zero.append(v.path)
+print(f"{len(moved)} of {len(before)} variables move")
+print("still:", sorted({path.split("/")[-1] for path in still}))
+assert len(moved) + len(still) == len(before) == 54
+assert still == started_at_zero
+
+# %% [markdown]
+# Weight decay multiplies each weight by $1 - \eta\lambda$, so every
+# variable that is not zero shrinks: the kernels, the embeddings and the
+# layer norms' gains. The biases and the layer norms' offsets start at
+# zero, and zero times anything stays zero, so they stay put on this first
+# step; once training moves them, the decay would pull them back too.
+# Chapter 8 excludes them, and the gains and the embeddings too, keeping
+# the decay on the weight matrices of the blocks and the read-out;
+# nanoGPT's recipe is close to it, decaying every two-dimensional tensor
+# (its embeddings included) and no bias or layer-norm weight.
+#
+# ````{solution-end}
+# ````
