@@ -25,7 +25,7 @@ export MPLBACKEND := module://matplotlib_inline.backend_inline
 time_stage = start=$$(date +%s); $(2); echo "[stage] $(1): $$(( $$(date +%s) - start )) s"
 
 
-.PHONY: help format setup book pdf pdf-check results test unit notebooks nbval nbval-perturbed export setup-cells book-strict browser-deps browser lab sync execute clean readme-picture
+.PHONY: help format setup book pdf pdf-check results test unit notebooks nbval nbval-perturbed nbval-both-paths nbval-one-thread nbval-perturbed-one-thread export setup-cells book-strict browser-deps browser lab sync execute clean readme-picture
 
 help:
 	@echo "make book   build the HTML book into _build/html (stored outputs, no data needed)"
@@ -55,7 +55,7 @@ book: $(STAMP) results
 
 test: $(STAMP)
 	@total=$$(date +%s); \
-	$(MAKE) --no-print-directory unit notebooks nbval nbval-perturbed book-strict browser pdf-check; \
+	$(MAKE) --no-print-directory unit notebooks nbval-both-paths book-strict browser pdf-check; \
 	echo "[stage] make test total: $$(( $$(date +%s) - total )) s"
 
 unit: $(STAMP)
@@ -80,6 +80,23 @@ nbval: $(STAMP)
 PERTURBED_PATH := ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 TF_ENABLE_ONEDNN_OPTS=1
 nbval-perturbed: $(STAMP)
 	@$(call time_stage,nbval on another floating-point path,env $(PERTURBED_PATH) $(NBVAL) notebooks)
+
+# What `make test` runs: both passes at once, as two processes of one thread each, then the
+# notebook that times its own processes against each other (chapter 7) alone, on both paths.
+# One thread per process keeps the two passes from competing for the same cores.
+ONE_THREAD := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1
+TIMED_NOTEBOOKS := notebooks/07_char_rnn_ddp.ipynb
+UNTIMED_NOTEBOOKS = $(filter-out $(TIMED_NOTEBOOKS),$(sort $(wildcard notebooks/*.ipynb)))
+nbval-both-paths: $(STAMP)
+	@$(BIN)/python scripts/path_dependent_cells.py
+	@$(call time_stage,nbval on both paths (two processes of one thread),$(MAKE) --no-print-directory -j2 --output-sync=target nbval-one-thread nbval-perturbed-one-thread)
+	@$(call time_stage,nbval of chapter 7 on both paths,$(NBVAL) $(TIMED_NOTEBOOKS) && env $(PERTURBED_PATH) $(NBVAL) $(TIMED_NOTEBOOKS))
+
+nbval-one-thread: $(STAMP)
+	@env $(ONE_THREAD) $(NBVAL) $(UNTIMED_NOTEBOOKS)
+
+nbval-perturbed-one-thread: $(STAMP)
+	@env $(ONE_THREAD) $(PERTURBED_PATH) $(NBVAL) $(UNTIMED_NOTEBOOKS)
 
 book-strict: $(STAMP) results
 	@rm -rf _build/.doctrees
