@@ -90,7 +90,7 @@ UNTIMED_NOTEBOOKS = $(filter-out $(TIMED_NOTEBOOKS),$(sort $(wildcard notebooks/
 nbval-both-paths: $(STAMP)
 	@$(BIN)/python scripts/path_dependent_cells.py
 	@$(call time_stage,nbval on both paths (two processes of one thread),$(MAKE) --no-print-directory -j2 --output-sync=target nbval-one-thread nbval-perturbed-one-thread)
-	@$(call time_stage,nbval of chapter 7 on both paths,$(NBVAL) $(TIMED_NOTEBOOKS) && env $(PERTURBED_PATH) $(NBVAL) $(TIMED_NOTEBOOKS))
+	@$(call time_stage,nbval of chapter 7 on both paths,$(NBVAL) $(TIMED_NOTEBOOKS); env $(PERTURBED_PATH) $(NBVAL) $(TIMED_NOTEBOOKS))
 
 nbval-one-thread: $(STAMP)
 	@env $(ONE_THREAD) $(NBVAL) $(UNTIMED_NOTEBOOKS)

@@ -180,10 +180,11 @@ assert model.count_params() == torch_count == 361_156
 # %% [markdown]
 # It has the PyTorch model's 361,156 parameters, in different shapes:
 # Keras keeps the queries of all heads in one `(96, 4, 24)` kernel
-# (input, head, feature within the head), the keys and the values in two
-# more, and the output projection as `(4, 24, 96)`, where PyTorch has one
-# `(288, 96)` matrix for the queries, keys and values of all heads; and a
-# `Dense` kernel is the transpose of a PyTorch `Linear` weight.
+# (input, head, feature within the head) and the keys and the values in
+# two more, where PyTorch has one `(288, 96)` matrix for the queries, keys
+# and values of all heads; Keras' output projection is `(4, 24, 96)`,
+# PyTorch's `(96, 96)`; and a `Dense` kernel is the transpose of a
+# PyTorch `Linear` weight.
 #
 # ## The same function as the PyTorch model
 #
@@ -426,11 +427,9 @@ validation_gap = abs(
     - torch_score(torch_model, torch_valid)
 )
 assert validation_gap <= 1e-5, validation_gap
-tu.glue("tf_validation_gap", float(f"{validation_gap:.0e}"))
 
 # %% [markdown]
-# On the copied weights it gives the PyTorch score to within $10^{-5}$
-# (here they differ by {glue:text}`tf_validation_gap`).
+# On the copied weights it gives the PyTorch score to within $10^{-5}$.
 # Now 700 iterations, as in chapter 8:
 
 # %% tags=["nbval-ignore-output"]
@@ -526,8 +525,8 @@ for temperature in (0.5, 1.0, 1.5):
 #   weights copied in, the logits and the loss agree to within $10^{-5}$
 #   and the gradients to within $10^{-4}$ of their largest entries, and
 #   without the mask the logits differ by more than 0.1.
-# - Keras keeps the queries, keys and values in three kernels of one
-#   slice per head, where PyTorch has one matrix for all three; copying
+# - Keras keeps the queries, keys and values in three kernels, each with
+#   one slice per head, where PyTorch has one matrix for all three; copying
 #   the weights is a matter of splitting, transposing and reshaping them.
 # - AdamW's `exclude_from_weight_decay` keeps the decay on the 19 kernels,
 #   and the model trained on chapter 8's recipe ends in the same band of
@@ -608,7 +607,7 @@ print("still:", sorted({path.split("/")[-1] for path in still}))
 assert len(moved) + len(still) == len(before) == 54
 assert still == started_at_zero
 shrunk = [
-    np.all(np.abs(v.numpy()) <= np.abs(old))
+    np.allclose(v.numpy(), old * (1 - 0.01 * 0.1), rtol=1e-6, atol=0)
     for v, old in zip(fresh.trainable_variables, before)
 ]
 assert all(shrunk)
@@ -622,7 +621,9 @@ assert all(shrunk)
 # step; once training moves them, the decay would pull them back too.
 # Chapter 8 excludes them, and the gains and the embeddings too, keeping
 # the decay on the weight matrices of the blocks and the read-out, as
-# minGPT does. nanoGPT decays every two-dimensional tensor, its
+# [minGPT](https://github.com/karpathy/minGPT) does.
+# [nanoGPT](https://github.com/karpathy/nanoGPT) decays every two-dimensional
+# tensor, its
 # embeddings included (its token embedding is also its read-out), and no
 # bias or layer-norm weight.
 #
