@@ -1117,16 +1117,21 @@ print(
 # seed; the crossover lies between 30 and 100 s; the GRU's best budget;
 # the decomposition multiplies out (to the rounding of the stored
 # factors); the GRU's first two targets are met at its first validation.
+def median_curve(key):
+    """(seconds, median loss over the seeds) at each checkpoint of the
+    long runs of `key`; the seeds share their checkpoints."""
+    curve = []
+    for points in zip(*benchmark["curves"][key]):
+        seconds = {round(p["training_seconds"]) for p in points}
+        assert len(seconds) == 1, seconds
+        losses = [p["validation_loss"] for p in points]
+        curve.append((seconds.pop(), statistics.median(losses)))
+    return curve
+
+
 def curve_at(key, seconds):
     """The median over the seeds of a long run's loss at a checkpoint."""
-    return statistics.median(
-        next(
-            p["validation_loss"]
-            for p in curve
-            if round(p["training_seconds"]) == seconds
-        )
-        for curve in benchmark["curves"][key]
-    )
+    return dict(median_curve(key))[seconds]
 
 
 gru_rows = {row["budget_seconds"]: row for row in by_model["GRU"]}
@@ -1179,19 +1184,10 @@ reaching = [
 assert [p for p in reaching[0] if p["validation_loss"] <= 1.5] == [
     reaching[0][-1]
 ]
-t_median = [
-    (
-        p["training_seconds"],
-        curve_at("transformer", round(p["training_seconds"])),
-    )
-    for p in benchmark["curves"]["transformer"][0]
-]
+t_median = median_curve("transformer")
 t_low_at, t_low = min(t_median, key=lambda point: point[1])
 assert t_low < transformer_rows[600]["validation_loss"] and t_low_at < 600
-g_median = [
-    (p["training_seconds"], curve_at("gru", round(p["training_seconds"])))
-    for p in gru_curves[0]
-]
+g_median = median_curve("gru")
 g_early_at, g_early = min(
     ((s, loss) for s, loss in g_median if s <= 30), key=lambda point: point[1]
 )
